@@ -1,0 +1,165 @@
+"""Flatten a targets file into one row per published, derived or assumed number.
+
+Each row: ``id`` (a dotted path into the YAML, used by ``inconsistencies.exclude``),
+``section``, ``table``, ``group``, ``arm``, ``variable``, ``statistic``, ``value`` (in printed
+units), ``decimals``, ``unit`` (printed units per analysis unit: 100 for percentages),
+``doc``/``line`` (source), ``kind`` (published / derived / assumed), ``target`` (True when
+the generator calibrates to it; False for cells reproduced by the analysis modules and
+compared in the scorecard), ``excluded`` (a published inconsistency) and ``slack`` (extra
+tolerance in printed units, e.g. one case for weighted percentages).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from hlt_replicate import vocab
+
+from .targets import ARMS, IMPACT_COLUMNS, IMPACT_DECIMALS, PARTICIPATION_DECIMALS, Targets
+
+BASELINE_COLUMNS = ("population", "sample", "control", "treatment", "p_value")
+
+
+def _is_excluded(id_: str, excluded: set[str]) -> bool:
+    """An id is excluded when listed, or when a listed id is a prefix of it (a whole row)."""
+    return any(id_ == e or id_.startswith(e + ".") for e in excluded)
+
+
+def flatten_targets(t: Targets) -> pd.DataFrame:
+    raw, rows = t.raw, []
+    excluded = t.excluded()
+    s = t.scale
+
+    def add(id_, section, table, group, arm, variable, statistic, value, decimals, *, doc="R1033", line=None,
+            kind="published", target=True, unit=1.0, slack=0.0, shrink=1.0):
+        """``shrink`` scales a standard error and its tolerance for ``--scale`` (SE ~ 1/sqrt(n))."""
+        if value is None or value == "":
+            return
+        if shrink != 1.0 and isinstance(value, (int, float)):
+            value = value * shrink
+        tol = 0.5 * 10.0**-decimals * shrink + slack
+        rows.append(dict(id=id_, section=section, table=table, group=group, arm=arm, variable=variable,
+                         statistic=statistic, value=value, decimals=decimals, unit=unit, doc=doc, line=line,
+                         kind=kind, target=target, excluded=_is_excluded(id_, excluded), tol=tol))
+
+    d = raw["design"]
+    for stat in ("randomised", "respondents"):
+        for g in t.groups:
+            for arm, a in ARMS.items():
+                add(f"design.{stat}.{g}.{arm}", "design", "Table 4-1", g, a, None, stat, d[stat][g][arm] * s, 0, line=d[stat].get("line"))
+    if "response_pct" in d:
+        for g in t.groups:
+            for arm, a in ARMS.items():
+                add(f"design.response_pct.{g}.{arm}", "design", "Table 4-1", g, a, None, "response_pct",
+                    d["response_pct"][g][arm], d["response_pct"].get("decimals", 1), line=d["response_pct"]["line"],
+                    unit=100.0, target=False)  # follows from the counts
+    for key, stat in (("total_randomised", "randomised"), ("total_respondents", "respondents")):
+        if key in d:
+            add(f"design.{key}", "design", "Table 4-1", "all", None, None, stat, d[key]["value"] * s, 0, line=d[key]["line"])
+
+    for g in t.groups:
+        block = raw["baseline_characteristics"][g]
+        table = block["source"]["table"]
+        for key, row in block["rows"].items():
+            for col, v in zip(BASELINE_COLUMNS, row["values"]):
+                add(f"baseline_characteristics.{g}.{key}.{col}", "baseline_characteristics", table, g,
+                    {"control": 0, "treatment": 1}.get(col), key, col, v, 2, line=row["line"],
+                    target=(col == "population"))
+        wh = raw["work_history"]
+        published = {(p["group"], p["level"]) for p in wh.get("published", [])}
+        for lv in vocab.WORK_HISTORY_LEVELS:
+            pub = (g, lv) in published
+            add(f"work_history.{g}.{lv}", "work_history", "§3.3.1", g, None, f"work_history={lv}", "population",
+                wh[g][lv], wh.get("decimals", 2), line=wh["source"]["line"] if pub else None, kind="published" if pub else "assumed")
+
+    for name, m in raw["baseline_measures"].items():
+        for g in t.groups:
+            spec = t.measure(name, g)
+            if name == "bl_eq5d":
+                continue  # its population mean is a Tables 4-2..4-4 row
+            kind = "derived" if m.get("derived") else "assumed"
+            add(f"baseline_measures.{name}.{g}.mean", "baseline_measures", "baseline measures", g, None, name,
+                "respondent_mean" if spec.get("respondents_only") else "population", spec["mean"],
+                m.get("decimals", 2), line=None, kind=kind)
+
+    tab = raw.get("table_4_5")
+    if tab:
+        for var, row in tab["rows"].items():
+            for g in t.groups:
+                if g not in row:
+                    continue
+                for col, dec, v in zip(tab["columns"], tab["decimals"], row[g]):
+                    add(f"table_4_5.{var}.{g}.{col}", "table_4_5", "Table 4-5", g, None, var, col, v, dec,
+                        line=row["line"], target=col != "p_wy", shrink=s**-0.5 if col == "se" else 1.0)
+
+    for sect, table in (("ips_sessions", "Table 4-6"), ("first_session", "Table 4-7")):
+        spec = raw.get(sect)
+        if not spec:
+            continue
+        for g in t.groups:
+            block = spec.get(g)
+            if block is None:
+                continue
+            for col in ("all", "resp"):
+                base = block["base"][col] * s
+                for b, v, line in zip(spec["bins"], block[col], spec["lines"]):
+                    add(f"{sect}.{g}.{col}.{b}", sect, table, g, 1, f"{sect}[{b}]", f"pct_{col}", v,
+                        spec.get("decimals", 1), line=line, unit=100.0, slack=100.0 / base)
+                add(f"{sect}.{g}.base.{col}", sect, table, g, 1, sect, f"base_{col}", base, 0, line=block["base"]["line"])
+            if "mean" in block:
+                for col in ("all", "resp"):
+                    add(f"{sect}.{g}.mean.{col}", sect, table, g, 1, sect, f"mean_{col}", block["mean"][col], 1,
+                        line=block["mean"]["line"])
+
+    prim = raw["primary_outcomes"]
+    part = raw.get("participation_impacts") or {}
+    for g in t.groups:
+        for o in vocab.PRIMARY_OUTCOMES:
+            c, tr, imp, sd, base = prim[g][o]
+            has_iv = o in part.get(g, {}).get("rows", {})
+            for stat, v, arm, dec in (("control", c, 0, 2), ("treatment", tr, 1, 2), ("impact", imp, None, 2),
+                                     ("sd", sd, None, 2), ("base", base * s if base is not None else None, None, 0)):
+                add(f"primary_outcomes.{g}.{o}.{stat}", "primary_outcomes", "Figs (derived)", g, arm, o, stat, v, dec,
+                    kind="derived", target=not (stat == "impact" and has_iv))
+    for g, block in raw["secondary_impacts"].items():
+        if g not in vocab.ALL_GROUPS:
+            continue
+        table = block["source"]["table"]
+        for o, row in block["rows"].items():
+            for col, v in zip(IMPACT_COLUMNS, row["values"]):
+                if col == "stars":
+                    add(f"secondary_impacts.{g}.{o}.stars", "secondary_impacts", table, g, None, o, "stars", v or "none", 0,
+                        line=row["line"], target=False)
+                    continue
+                val = v * s if col == "base" and v is not None else v
+                pooled_estimate = g in vocab.POOLED_GROUPS and col in ("impact", "se", "sd_s")
+                add(f"secondary_impacts.{g}.{o}.{col}", "secondary_impacts", table, g,
+                    {"control": 0, "treatment": 1}.get(col), o, col, val, IMPACT_DECIMALS[col], line=row["line"],
+                    shrink=s**-0.5 if col == "se" else 1.0, target=not pooled_estimate)
+    for g, block in part.items():
+        if g not in vocab.ALL_GROUPS:
+            continue
+        table = block["source"]["table"]
+        for o, row in block["rows"].items():
+            for col, v in zip(("impact", "se", "sd_s", "stars", "base"), row["values"]):
+                if col == "stars":
+                    add(f"participation_impacts.{g}.{o}.stars", "participation_impacts", table, g, None, o, "stars",
+                        v or "none", 0, line=row["line"], target=False)
+                    continue
+                val = v * s if col == "base" else v
+                add(f"participation_impacts.{g}.{o}.{col}", "participation_impacts", table, g, None, o, f"iv_{col}", val,
+                    PARTICIPATION_DECIMALS[col], line=row["line"], shrink=s**-0.5 if col == "se" else 1.0,
+                    target=g not in vocab.POOLED_GROUPS)
+
+    adm = raw.get("admin_12m") or {}
+    for g in t.groups:
+        spec = adm.get(g)
+        if not spec:
+            continue
+        kind = "assumed" if spec.get("assumed") else "published"
+        add(f"admin_12m.{g}.impact", "admin_12m", "Blog Table 1", g, None, vocab.SUSTAINED_EMP_12M, "impact",
+            spec["impact"], adm.get("decimals", 2), doc="BLOG", line=spec.get("line"), kind=kind)
+        add(f"admin_12m.{g}.control_rate", "admin_12m", "Blog Table 1", g, 0, vocab.SUSTAINED_EMP_12M, "control",
+            spec["control_rate"], adm.get("decimals", 2), doc="BLOG", kind="assumed")
+        add(f"admin_12m.{g}.stars", "admin_12m", "Blog Table 1", g, None, vocab.SUSTAINED_EMP_12M, "stars",
+            spec.get("stars") or "none", 0, doc="BLOG", line=spec.get("line"), kind=kind, target=False)
+    return pd.DataFrame(rows)

@@ -1,0 +1,263 @@
+"""Generate the synthetic HLT trial: one row per recruit, calibrated to the targets.
+
+Pipeline, per trial group (each stage has its own random stream, so changing one stage
+does not reshuffle the others):
+
+1. :mod:`~data_synth.population` — arms (Table 4-1), baseline characteristics (Tables
+   4-2..4-4), work history (§3.3.1), baseline measures;
+2. :mod:`~data_synth.response` — who answers the 4-month survey (Table 4-1);
+3. survey weights by :func:`hlt_replicate.weighting.ipw_weights`, the kit's own estimator;
+4. baseline differences among respondents (Table 4-5) — exact mode only;
+5. :mod:`~data_synth.ips` — IPS sessions and time to first session (Tables 4-6, 4-7);
+6. :mod:`~data_synth.outcomes` — 4-month outcomes (Tables 4-8..4-15, primary-outcome
+   derivations) and 12-month sustained employment (IES blog Table 1).
+
+``exact`` mode adds the post-draw calibration steps; ``sampled`` mode is the same
+data-generating process without them.
+"""
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hlt_replicate import vocab
+from hlt_replicate.impact import build_design
+from hlt_replicate.weighting import ipw_weights
+
+from . import calibrate as cal
+from .errors import TargetError
+from .ips import draw_ips
+from .outcomes import draw_admin, draw_outcomes
+from .pooled import resolve_pooled_means
+from .population import draw_group
+from .response import RESPONSE_EFFECTS, draw_response
+from .targets import Targets, load_targets
+
+MODES = ("exact", "sampled")
+STAGES = {"population": 1, "response": 2, "table45": 3, "ips": 4, "outcomes": 5, "admin": 6, "ids": 7}
+
+#: column order of recruits.csv (see DATA_DICTIONARY.md)
+COLUMNS = [
+    vocab.ID, vocab.SITE, vocab.GROUP, vocab.AREA, vocab.COHORT, vocab.RAND_DATE, vocab.TREAT,
+    "age", "female", "nonwhite", "partner", "dep_children", "qual", "health", "work_history",
+    *vocab.BASELINE_MEASURES,
+    vocab.RESPONDED,
+    *vocab.OUTCOMES,
+    vocab.SESSIONS, vocab.WEEKS_TO_FIRST, vocab.PARTICIPATED,
+    vocab.SUSTAINED_EMP_12M,
+]
+
+
+@dataclass
+class Generated:
+    """The synthetic trial with its ground truth and provenance."""
+
+    data: pd.DataFrame
+    truth: dict
+    manifest: dict = field(default_factory=dict)
+
+
+def _rng(seed: int, stage: str, group_index: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, STAGES[stage], group_index])
+
+
+def generate(targets: str | Path | Targets | None = None, *, seed: int = 0, mode: str = "exact", scale: int = 1) -> pd.DataFrame:
+    """The synthetic trial as a DataFrame (one row per recruit). See :func:`generate_trial`."""
+    return generate_trial(targets, seed=seed, mode=mode, scale=scale).data
+
+
+def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0, mode: str = "exact", scale: int = 1) -> Generated:
+    """Generate the trial, its ground truth (true effects, response propensities) and a
+    manifest (seed, mode, scale, targets hash, package versions).
+
+    ``targets``: a path to a targets YAML file, a loaded :class:`Targets`, or ``None`` for
+    the HLT 4-month targets. ``scale`` multiplies every count (``scale=100`` gives ~1 M rows).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r} is not one of {MODES}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    t = targets if isinstance(targets, Targets) else load_targets(targets, scale=scale)
+    if isinstance(targets, Targets) and scale != 1:
+        t = t.with_scale(scale)
+    exact = mode == "exact"
+    t_out = t
+    if exact:  # group means chosen inside their rounding so the pooled tables hold too
+        t_out, _ = resolve_pooled_means(t)
+    frames, truth_groups = [], {}
+    for gi, g in enumerate(t.groups):
+        pop = draw_group(t, g, _rng(seed, "population", gi), exact)
+        r, p, intercepts = draw_response(pop, t.respondents(g), _rng(seed, "response", gi), exact)
+        pop[vocab.RESPONDED] = r.astype(int)
+        pop["_p_response"] = p
+        truth_groups[g] = {
+            "response_intercept": {"treatment": intercepts[1], "control": intercepts[0]},
+            "response_effects": RESPONSE_EFFECTS,
+        }
+        frames.append(pop)
+    df = pd.concat(frames, ignore_index=True)
+    df[vocab.WEIGHT] = ipw_weights(df)
+    out = []
+    for gi, g in enumerate(t.groups):
+        grp = df[df[vocab.GROUP] == g].copy()
+        if exact:
+            grp = calibrate_baseline_differences(grp, t, g, _rng(seed, "table45", gi))
+        grp = draw_ips(grp, t, g, _rng(seed, "ips", gi), exact)
+        resp_mask = grp[vocab.RESPONDED] == 1
+        resp, tau = draw_outcomes(grp[resp_mask], t_out, g, _rng(seed, "outcomes", gi), exact)
+        for o in vocab.OUTCOMES:
+            grp[o] = np.nan
+            grp.loc[resp.index, o] = resp[o]
+        admin, tau_admin = draw_admin(grp, t, g, _rng(seed, "admin", gi), exact)
+        grp[vocab.SUSTAINED_EMP_12M] = admin
+        truth_groups[g]["tau"] = tau
+        truth_groups[g]["tau_sustained_emp_12m"] = tau_admin
+        out.append(grp)
+    df = pd.concat(out)
+    df = _assign_ids(df, _rng(seed, "ids"))
+    truth = {
+        "description": (
+            "Ground truth of the synthetic trial: tau = true average effect of assignment "
+            "(treatment potential outcome minus control potential outcome, the same for every "
+            "recruit of a group), response model and each recruit's true probability of "
+            "responding. A real trial never reveals these."
+        ),
+        "seed": int(seed),
+        "mode": mode,
+        "scale": t.scale,
+        "groups": truth_groups,
+        "response_propensity": {
+            "recruit_id": df[vocab.ID].tolist(),
+            "p": [round(float(x), 8) for x in df["_p_response"]],
+        },
+    }
+    data = df[COLUMNS].reset_index(drop=True)
+    manifest = build_manifest(t, seed, mode)
+    data.attrs["seed"], data.attrs["mode"], data.attrs["targets_sha256"] = int(seed), mode, t.digest
+    return Generated(data, truth, manifest)
+
+
+def _assign_ids(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Order recruits by randomisation date (ties broken at random) and number them."""
+    df = df.assign(_tie=rng.random(len(df))).sort_values([vocab.RAND_DATE, "_tie"], kind="stable")
+    width = max(6, len(str(len(df))))
+    df[vocab.ID] = [f"HLT{i:0{width}d}" for i in range(1, len(df) + 1)]
+    return df.drop(columns="_tie").reset_index(drop=True)
+
+
+def build_manifest(t: Targets, seed: int, mode: str) -> dict:
+    import importlib.metadata as md
+
+    versions = {"python": platform.python_version()}
+    for pkg in ("hlt-replicate", "numpy", "pandas", "scipy", "statsmodels", "pyyaml"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "generator": "data_synth",
+        "seed": int(seed),
+        "mode": mode,
+        "scale": t.scale,
+        "targets": {"file": t.path.name, "sha256": t.digest},
+        "versions": versions,
+    }
+
+
+# --- Table 4-5 ---------------------------------------------------------------------------
+def calibrate_baseline_differences(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator) -> pd.DataFrame:
+    """Exact mode: make the treatment-control differences in baseline outcomes among
+    respondents (Table 4-5: weighted regression on the SAP controls) print as published,
+    then restore each measure's full-population mean using the non-respondents."""
+    tab = t.raw.get("table_4_5")
+    grp = grp.copy()
+    resp = grp[vocab.RESPONDED].to_numpy() == 1
+    excluded = t.excluded()
+    shrink = np.sqrt(t.scale)
+    for var, row in (tab or {}).get("rows", {}).items():
+        if f"table_4_5.{var}" in excluded or group not in row:
+            continue
+        diff, se, _ = row[group]
+        d = build_design(grp[resp], var, weights=vocab.WEIGHT, baseline=False)
+        est = cal.LinearEstimator(d.X, d.w, j=1)
+        pos = grp.index.get_indexer(d.index)
+        y = grp[var].to_numpy(float)[pos]
+        T = d.treat
+        tol = 0.0005
+        spec = t.measure(var, group)
+        if var == "bl_looking":
+            y = _binary_with_se(est, y, T, diff, se / shrink, tol, tol / shrink, rng)
+        elif var == "bl_barriers":
+            y = _integer_with_se(est, y, T, spec["mean"], diff, se / shrink, tol, tol / shrink, (0, 10))
+        else:
+            goal = cal.Goal(mean_all=y.mean(), coef=diff, se=se / shrink, tol_mean=1e-4, tol_coef=tol, tol_se=tol / shrink)
+            y = cal.continuous(est, y, T, goal, tuple(spec["bounds"]))
+        grp.iloc[pos, grp.columns.get_loc(var)] = y
+        if not spec.get("respondents_only"):
+            grp[var] = _restore_population_mean(grp[var].to_numpy(float), ~resp, spec, rng)
+    return grp
+
+
+def _restore_population_mean(x: np.ndarray, movable: np.ndarray, spec: dict, rng) -> np.ndarray:
+    x = x.copy()
+    target = spec["mean"]
+    if set(np.unique(x)) <= {0.0, 1.0}:
+        need = int(round(target * len(x))) - int(x.sum())
+        pool = np.flatnonzero(movable & (x == (0 if need > 0 else 1)))
+        if abs(need) > len(pool):
+            raise TargetError(f"cannot restore the population share {target}: too few non-respondents to flip")
+        x[rng.choice(pool, abs(need), replace=False)] = 1.0 if need > 0 else 0.0
+        return x
+    lo, hi = spec.get("bounds") or (-np.inf, np.inf)
+    for _ in range(100):
+        gap = target * len(x) - x.sum()
+        if abs(gap) < 1e-7 * len(x):
+            break
+        free = movable & (x > lo if gap < 0 else x < hi)
+        x[free] = np.clip(x[free] + gap / max(free.sum(), 1), lo, hi)
+    return x
+
+
+def _binary_with_se(est, y, T, coef, se, tol, tol_se, rng, rounds: int = 40):
+    """0/1 variable: set the respondents' share so the robust SE matches, then swap cases
+    within arms until the coefficient matches."""
+    y = y.copy()
+    for _ in range(rounds):
+        cur = est.se(y)
+        p = y.mean()
+        if abs(cur - se) > 0.4 * tol_se and 0 < p < 1:
+            target_pq = p * (1 - p) * (se / cur) ** 2
+            if target_pq < 0.25:
+                root = np.sqrt(0.25 - target_pq)
+                p_new = 0.5 + root if p > 0.5 else 0.5 - root
+                need = int(round(p_new * len(y))) - int(y.sum())
+                if need:
+                    pool = np.flatnonzero(y == (0 if need > 0 else 1))
+                    pick = rng.choice(pool, min(abs(need), len(pool)), replace=False)
+                    y[pick] = 1.0 if need > 0 else 0.0
+        y = cal.binary(est, y, T, cal.Goal(coef=coef, tol_coef=tol), rng)
+        if abs(est.se(y) - se) <= 0.5 * tol_se and abs(est.coef(y) - coef) <= 0.5 * tol:
+            break
+    return y
+
+
+def _integer_with_se(est, y, T, mean, coef, se, tol, tol_se, bounds):
+    """Count variable (barriers): calibrate as continuous, round, fix the mean with +1/-1
+    steps on the cases that move the coefficient least, then the coefficient and the SE
+    with paired steps (:func:`data_synth.calibrate.integer`)."""
+    lo, hi = bounds
+    goal = cal.Goal(mean_all=mean, coef=coef, se=se, tol_mean=0.001, tol_coef=tol, tol_se=tol_se)
+    yi = np.round(cal.continuous(est, y, T, goal, (lo, hi)))
+    want = int(round(mean * len(yi)))
+    for k in np.argsort(np.abs(est.c)):
+        gap = want - yi.sum()
+        if gap == 0:
+            break
+        step = 1 if gap > 0 else -1
+        if lo <= yi[k] + step <= hi:
+            yi[k] += step
+    return cal.integer(est, yi, T, goal, (lo, hi))

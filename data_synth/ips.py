@@ -1,0 +1,165 @@
+"""Stage 3: IPS management information for the treatment arm (Tables 4-6 and 4-7).
+
+Number of IPS sessions (face-to-face or telephone) and weeks from randomisation to the first
+session, with the distributions printed separately for all recruits with MI and for survey
+respondents. Participation = at least one session. Recruits without an MI record (the gap
+between Table 4-1 and the Table 4-6 base) get missing sessions and count as not
+participating.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hlt_replicate import vocab
+
+from .apportion import count_bounds, fill_within
+from .errors import TargetError
+from .targets import Targets
+
+
+def _bin_counts(t: Targets, section: str, group: str, base_all: int, base_resp: int, zero_all=None, zero_resp=None):
+    """Counts per bin for respondents and non-respondents, both printing as Table 4-6/4-7."""
+    spec = t.raw[section]
+    block = spec[group]
+    d = spec.get("decimals", 1)
+    lo_r, hi_r = count_bounds(base_resp, block["resp"], d, scale=100)
+    lo_a, hi_a = count_bounds(base_all, block["all"], d, scale=100)
+    # weighted percentages: allow the 0-session count one case outside its printed interval
+    if zero_resp is not None:
+        lo_r[0] = hi_r[0] = int(np.clip(zero_resp, lo_r[0] - 1, hi_r[0] + 1))
+    if zero_all is not None:
+        lo_a[0] = hi_a[0] = int(np.clip(zero_all, lo_a[0] - 1, hi_a[0] + 1))
+    hi_r = np.minimum(hi_r, hi_a)  # respondents are a subset of all in every bin
+    lo_r = np.minimum(lo_r, hi_r)
+    # The printed percentages are of weighted data: when no whole counts reach them all,
+    # widen every bin by one case at a time (the calibration check allows one case).
+    for widen in range(4):
+        try:
+            wr = np.full(len(lo_r), widen)
+            wa = np.full(len(lo_a), widen)
+            if zero_resp is not None:
+                wr[0] = 0  # the 0-session count is pinned by Table 4-7's base
+            if zero_all is not None:
+                wa[0] = 0
+            resp = fill_within(base_resp, np.asarray(block["resp"]) / 100 * base_resp,
+                               np.maximum(lo_r - wr, 0), hi_r + wr, f"{section}.{group}.resp")
+            lo_all = np.maximum(np.maximum(lo_a - wa, 0), resp)  # all >= respondents in every bin
+            allc = fill_within(base_all, np.asarray(block["all"]) / 100 * base_all, lo_all,
+                               np.maximum(hi_a + wa, lo_all), f"{section}.{group}.all")
+            return resp, allc - resp
+        except TargetError:
+            if widen == 3:
+                raise
+
+
+def _values_in_bins(counts, bounds, rng, order):
+    vals = np.concatenate([rng.integers(lo, hi + 1, c) for c, (lo, hi) in zip(counts, bounds)]).astype(float)
+    return vals[order]
+
+
+def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator, exact: bool) -> pd.DataFrame:
+    """Add ``ips_sessions``, ``weeks_to_first_session`` and ``participated`` to one group."""
+    out = df.copy()
+    out[vocab.SESSIONS] = np.nan
+    out[vocab.WEEKS_TO_FIRST] = np.nan
+    out[vocab.PARTICIPATED] = 0
+    spec = (t.raw.get("ips_sessions") or {}).get(group)
+    if spec is None:
+        return out
+    s = t.scale
+    treat = out[vocab.TREAT].to_numpy() == 1
+    resp = out[vocab.RESPONDED].to_numpy() == 1
+    base_all, base_resp = spec["base"]["all"] * s, spec["base"]["resp"] * s
+    n_tr, n_ts = int((treat & resp).sum()), int((treat & ~resp).sum())
+    if not exact:  # respondent numbers vary: keep the MI coverage rates instead
+        r_t = t.respondents(group)[1]
+        n_t = t.randomised(group)[1]
+        base_resp_new = rng.binomial(n_tr, min(base_resp / max(r_t, 1), 1.0))
+        non_rate = min((base_all - base_resp) / max(n_t - r_t, 1), 1.0)
+        base_all = base_resp_new + rng.binomial(n_ts, non_rate)
+        base_resp = base_resp_new
+    miss_resp = n_tr - base_resp
+    miss_non = (n_ts + n_tr - base_all) - miss_resp
+    if miss_resp < 0 or miss_non < 0 or miss_non > n_ts:
+        raise TargetError(
+            f"ips_sessions.{group}: MI bases (all {base_all}, respondents {base_resp}) do not fit the "
+            f"{n_tr} treated respondents and {n_ts} treated non-respondents: respondents with MI must be "
+            f"<= {n_tr} and non-respondents with MI ({base_all - base_resp}) <= {n_ts}; edit "
+            f"ips_sessions.{group}.base together with design.respondents"
+        )
+    fs = (t.raw.get("first_session") or {}).get(group)
+    zero_all = zero_resp = None
+    if fs is not None:  # tie the 0-session counts to Table 4-7's bases where rounding allows
+        zero_all = base_all - fs["base"]["all"] * s
+        zero_resp = base_resp - fs["base"]["resp"] * s
+    if exact:
+        c_resp, c_non = _bin_counts(t, "ips_sessions", group, base_all, base_resp, zero_all, zero_resp)
+    else:
+        p_r = np.asarray(spec["resp"], float) / np.sum(spec["resp"])
+        p_a = np.asarray(spec["all"], float) / np.sum(spec["all"])
+        c_resp = rng.multinomial(base_resp, p_r)
+        # non-respondents' mix implied by the two printed distributions
+        p_n = np.clip(p_a * base_all - p_r * base_resp, 0, None)
+        c_non = rng.multinomial(base_all - base_resp, p_n / p_n.sum())
+    bounds = t.raw["ips_sessions"]["bin_bounds"]
+    tr_idx = rng.permutation(np.flatnonzero(treat & resp))[:base_resp]
+    ts_idx = rng.permutation(np.flatnonzero(treat & ~resp))[: base_all - base_resp]
+    for idx, counts in ((tr_idx, c_resp), (ts_idx, c_non)):
+        vals = _values_in_bins(counts, bounds, rng, rng.permutation(len(idx)))
+        out.loc[out.index[idx], vocab.SESSIONS] = vals
+    if exact and "mean" in spec:  # respondents' mean sessions (Table 4-6, "Mean" row)
+        _fit_mean(out, tr_idx, spec["mean"]["resp"], bounds, rng)
+    sess = out[vocab.SESSIONS].to_numpy()
+    out[vocab.PARTICIPATED] = (np.nan_to_num(sess, nan=0) >= 1).astype(int)
+    if fs is not None:
+        _first_session(out, t, group, rng, exact)
+    return out
+
+
+def _fit_mean(out, idx, target, bounds, rng):
+    """Move sessions within their bins until the respondents' mean prints as ``target``."""
+    col = out.columns.get_loc(vocab.SESSIONS)
+    vals = out.iloc[idx, col].to_numpy(copy=True)
+    lo_b = np.array([lo for lo, _ in bounds])
+    hi_b = np.array([hi for _, hi in bounds])
+    bin_of = np.searchsorted(hi_b, vals)
+    want = int(round(target * len(vals)))
+    for _ in range(20 * len(vals)):
+        gap = want - vals.sum()
+        if abs(gap) <= 0.04 * len(vals):
+            break
+        step = 1 if gap > 0 else -1
+        room = np.flatnonzero((vals + step >= lo_b[bin_of]) & (vals + step <= hi_b[bin_of]) & (vals > 0))
+        if len(room) == 0:
+            break
+        k = rng.choice(room, min(len(room), int(abs(gap))), replace=False)
+        vals[k] += step
+    out.iloc[idx, col] = vals
+
+
+def _first_session(out, t, group, rng, exact):
+    spec = t.raw["first_session"]
+    block = spec[group]
+    s = t.scale
+    part = out[vocab.PARTICIPATED].to_numpy() == 1
+    resp = out[vocab.RESPONDED].to_numpy() == 1
+    pr, pn = np.flatnonzero(part & resp), np.flatnonzero(part & ~resp)
+    base_resp = min(block["base"]["resp"] * s, len(pr))
+    base_all = min(block["base"]["all"] * s, len(pr) + len(pn))
+    base_all = max(base_all, base_resp)
+    base_non = min(base_all - base_resp, len(pn))
+    base_all = base_resp + base_non
+    if exact:
+        c_resp, c_non = _bin_counts(t, "first_session", group, base_all, base_resp)
+    else:
+        p_r = np.asarray(block["resp"], float) / np.sum(block["resp"])
+        p_a = np.asarray(block["all"], float) / np.sum(block["all"])
+        c_resp = rng.multinomial(base_resp, p_r)
+        p_n = np.clip(p_a * base_all - p_r * base_resp, 0, None)
+        c_non = rng.multinomial(base_non, p_n / p_n.sum())
+    bounds = spec["bin_bounds"]
+    for pool, n, counts in ((pr, base_resp, c_resp), (pn, base_non, c_non)):
+        idx = rng.permutation(pool)[:n]
+        vals = _values_in_bins(counts, bounds, rng, rng.permutation(n))
+        out.loc[out.index[idx], vocab.WEEKS_TO_FIRST] = vals

@@ -1,0 +1,237 @@
+"""Stage 4: 4-month outcomes for respondents, and the 12-month administrative outcome.
+
+Data-generating process (ground truth, saved in truth.json): each respondent has a control
+potential outcome driven by the baseline value of the same measure (where there is one),
+the latent health and labour-market factors and noise, and a treatment potential outcome
+equal to it plus the group's true effect ``tau`` (homogeneous within a group; binary
+outcomes shift a latent index so the share moves by ``tau``). The observed outcome is the
+potential outcome of the assigned arm. Item non-response is drawn so the regression bases
+of Tables 4-8..4-15 hold.
+
+In ``exact`` mode :mod:`data_synth.calibrate` then moves each observed outcome the least
+needed for the printed raw means, impact, S.E. and s.d. to be reproduced by the kit's own
+estimators (:mod:`hlt_replicate.impact`). The adjustment is read as a shift in *both*
+potential outcomes of the person, so ``tau`` stays the truth and the gap between ``tau`` and
+the estimate is what chance produced in this draw — as in a real trial.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from hlt_replicate import vocab
+from hlt_replicate.impact import build_design
+
+from . import calibrate as cal
+from .targets import Targets
+
+#: baseline-outcome loading and latent loadings of each outcome's index (ground truth)
+OUTCOME_MODEL = {
+    "paid_work": {"v": 1.0, "u": 0.2},
+    "work16": {"v": 0.8, "u": 0.2},
+    "work16_cont": {"v": 0.9, "u": 0.2},
+    "eq5d": {"bl": 0.6, "u": 0.3},
+    "swemwbs": {"bl": 0.5, "u": 0.3},
+    "jsse": {"bl": 0.5, "v": 0.2},
+    "msk": {"u": -0.5, "msk": 0.8},
+    "dda": {"u": -0.6},
+    "lifesat": {"bl": 0.5, "u": 0.2},
+    "gse": {"u": 0.3, "v": 0.4},
+}
+
+
+def _index(df: pd.DataFrame, outcome: str, rng) -> np.ndarray:
+    spec = OUTCOME_MODEL.get(outcome, {})
+    n = len(df)
+    z = np.zeros(n)
+    if "bl" in spec:
+        bl = df[vocab.OUTCOMES[outcome].baseline].to_numpy(float)
+        z += spec["bl"] * (bl - bl.mean()) / (bl.std() or 1)
+    if "u" in spec:
+        z += spec["u"] * df["_u"].to_numpy()
+    if "v" in spec:
+        z += spec["v"] * df["_v"].to_numpy()
+    if "msk" in spec:
+        z += spec["msk"] * df["health"].str.contains("MSK").to_numpy()
+    load = float(np.sqrt(np.var(z))) if np.var(z) > 0 else 0.0
+    noise_sd = np.sqrt(max(1 - load**2, 0.3))
+    z = z + rng.normal(0, noise_sd, n)
+    return (z - z.mean()) / z.std()
+
+
+def _observed_mask(treat: np.ndarray, base: int, rng) -> np.ndarray:
+    """Item response: ``base`` observed cases split across arms in proportion to their size."""
+    n = len(treat)
+    base = min(base, n)
+    obs = np.zeros(n, bool)
+    n1 = int(treat.sum())
+    k1 = int(round(base * n1 / n))
+    for arm, k in ((1, k1), (0, base - k1)):
+        idx = np.flatnonzero(treat == arm)
+        obs[rng.choice(idx, min(k, len(idx)), replace=False)] = True
+    return obs
+
+
+def draw_binary(z: np.ndarray, treat: np.ndarray, p0: float, tau: float) -> np.ndarray:
+    p0 = float(np.clip(p0, 1e-4, 1 - 1e-4))
+    p1 = float(np.clip(p0 + tau, 1e-4, 1 - 1e-4))
+    q0 = stats.norm.ppf(1 - p0)
+    shift = stats.norm.ppf(p1) - stats.norm.ppf(p0)
+    return (z + shift * treat > q0).astype(float)
+
+
+def _estimator(df: pd.DataFrame, outcome: str, iv: bool = False) -> tuple[cal.LinearEstimator, pd.Index]:
+    d = build_design(df, outcome, weights=vocab.WEIGHT)
+    if not iv:
+        return cal.LinearEstimator(d.X, d.w, j=1), d.index
+    part = df.loc[d.index, vocab.PARTICIPATED].to_numpy(float)
+    X = np.column_stack([part, d.X[:, [0, *range(2, d.X.shape[1])]]])
+    Z = d.X  # assignment instruments participation; controls are their own instruments
+    return cal.LinearEstimator(X, d.w, j=0, Z=Z), d.index
+
+
+def _goal(tg: dict, outcome: str, iv: bool, scale: int) -> cal.Goal:
+    """Calibration goal from the targets; SE targets shrink with sqrt(scale)."""
+    shrink = np.sqrt(scale)
+    if iv:
+        return cal.Goal(
+            mean_c=tg["control"], mean_t=tg["treatment"], coef=tg["iv_impact"],
+            se=None if tg.get("iv_se") is None else tg["iv_se"] / shrink,
+            sd_c=tg.get("sd"), tol_se=0.005 / shrink, tol_mean=0.002,
+        )
+    return cal.Goal(
+        mean_c=tg["control"], mean_t=tg["treatment"], coef=tg["impact"],
+        se=None if tg.get("se") is None else tg["se"] / shrink,
+        sd_c=tg.get("sd"), tol_se=0.005 / shrink, tol_mean=0.002,
+    )
+
+
+def draw_outcomes(resp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator, exact: bool) -> tuple[pd.DataFrame, dict]:
+    """Draw (and in exact mode calibrate) the 12 outcomes for one group's respondents.
+
+    Returns the frame with outcome columns and the true effects ``tau`` by outcome.
+    """
+    df = resp.copy()
+    treat = df[vocab.TREAT].to_numpy(float)
+    truth = {}
+    for outcome in vocab.OUTCOMES:
+        tg = t.outcome_targets(group, outcome)
+        meta = vocab.OUTCOMES[outcome]
+        tau = float(tg["impact"])
+        truth[outcome] = tau
+        base = tg["base"]
+        if not exact:  # respondent numbers vary: keep the item-response rate instead
+            n_target = sum(t.respondents(group).values())
+            base = rng.binomial(len(df), min(base / n_target, 1.0))
+        obs = _observed_mask(treat, base, rng)
+        z = _index(df, outcome, rng)
+        y = _draw(df, outcome, z, treat, tg, tau, rng)
+        y[~obs] = np.nan
+        df[outcome] = y
+        if not exact:
+            continue
+        iv = tg.get("iv_impact") is not None and meta.primary
+        est, idx = _estimator(df, outcome, iv=iv)
+        pos = df.index.get_indexer(idx)
+        yy = df[outcome].to_numpy()[pos]
+        tt = treat[pos]
+        goal = _goal(tg, outcome, iv, t.scale)
+        if meta.binary:
+            eligible = None
+            if outcome == "work16":
+                eligible = df["paid_work"].to_numpy()[pos] == 1
+            yy = cal.binary(est, yy, tt, goal, rng, eligible_up=eligible)
+        else:
+            free = None
+            upper = None
+            if outcome == "weeks_work":
+                free = yy > 0  # zeros (no work in the period) stay zeros
+            elif outcome == "weeks_work16":
+                upper = df["_weeks_cap"].to_numpy()[pos]  # weeks at 16+ hours <= weeks in work
+            if upper is not None:
+                yy = cal.capped(est, yy, tt, goal, upper, rng)
+            else:
+                yy = cal.continuous(est, yy, tt, goal, meta.bounds, free=free)
+        col = df.columns.get_loc(outcome)
+        df.iloc[pos, col] = yy
+    return df.drop(columns=["_weeks_cap"], errors="ignore"), truth
+
+
+def _draw(df, outcome, z, treat, tg, tau, rng) -> np.ndarray:
+    meta = vocab.OUTCOMES[outcome]
+    p0 = tg["control"]
+    if outcome == "work16":
+        paid = np.nan_to_num(df["paid_work"].to_numpy(), nan=0.0)
+        y = draw_binary(z, treat, p0 / max(df["paid_work"].mean(), 1e-3), tau)
+        return y * paid
+    if meta.binary:
+        return draw_binary(z, treat, p0, tau)
+    if outcome == "weeks_work":
+        # in work now: most of the 16 weeks; not in work now: some worked earlier in the
+        # period (48% of SCR IW non-workers, §3.3.3; assumed 10% in the OOW groups)
+        paid = np.nan_to_num(df["paid_work"].to_numpy(), nan=0.0)
+        p_earlier = 0.48 if df[vocab.GROUP].iloc[0] == "SCR_IW" else 0.10
+        earlier = rng.random(len(df)) < p_earlier
+        y = np.where(paid == 1, np.clip(16 - rng.exponential(3.0, len(df)), 1, 16),
+                     np.where(earlier, rng.uniform(1, 12, len(df)), 0.0))
+        return _scale_positive(y, treat, p0, tau)
+    if outcome == "weeks_work16":
+        # weeks at 16+ hours: all of a worker's weeks for those working 16+ hours (most of
+        # them), none for the rest; who is "on" is drawn per arm so the expected mass
+        # matches the arm's mean (control p0, treatment p0 + tau)
+        base = _weeks_cap(df, rng)
+        w16 = np.nan_to_num(df["work16"].to_numpy(), nan=0.0)
+        on = np.zeros(len(df), bool)
+        for arm, mean in ((0, p0), (1, p0 + tau)):
+            idx = np.flatnonzero((treat == arm) & (base > 0))
+            # work16 cases first, then others, in random order, until the mass is reached
+            order = idx[np.lexsort((rng.random(len(idx)), -w16[idx]))]
+            mass = np.cumsum(base[order])
+            k = int(np.searchsorted(mass, mean * (treat == arm).sum()))
+            on[order[: k + 1]] = True
+        return np.where(on, base, 0.0)
+    sd = tg.get("sd") or 1.0
+    lo, hi = meta.bounds
+    return np.clip(p0 + sd * z + tau * treat, lo, hi)
+
+
+def _weeks_cap(df, rng) -> np.ndarray:
+    """Weeks in work, standing in (with a fresh draw) where that item is missing: the cap
+    for weeks at 16+ hours. Stored on ``df`` for the calibration."""
+    w = df["weeks_work"].to_numpy(float)
+    paid = np.nan_to_num(df["paid_work"].to_numpy(), nan=0.0)
+    fresh = np.where(paid == 1, np.clip(16 - rng.exponential(3.0, len(df)), 1, 16), 0.0)
+    cap = np.where(np.isnan(w), fresh, w)
+    df["_weeks_cap"] = cap
+    return cap
+
+
+def _scale_positive(y, treat, mean0, tau):
+    """Rescale the positive values so the control mean is ``mean0`` in expectation and add
+    ``tau`` (spread over the positive cases) to the treated."""
+    pos = y > 0
+    if not pos.any():
+        return y
+    y = y * (mean0 / max(y[treat == 0].mean(), 1e-6))
+    y = np.where(pos, y + tau * treat / max(pos.mean(), 1e-3), 0.0)
+    return np.clip(y, 0, 16)
+
+
+def draw_admin(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator, exact: bool) -> tuple[np.ndarray, float | None]:
+    """12-month sustained employment for every recruit (administrative data)."""
+    spec = t.admin(group)
+    if spec is None:
+        return np.full(len(df), np.nan), None
+    treat = df[vocab.TREAT].to_numpy(float)
+    z = (0.9 * df["_v"].to_numpy() + 0.2 * df["_u"].to_numpy() + rng.normal(0, 0.45, len(df)))
+    z = (z - z.mean()) / z.std()
+    tau = float(spec["impact"])
+    y = draw_binary(z, treat, spec["control_rate"], tau)
+    if exact:
+        tmp = df.assign(**{vocab.SUSTAINED_EMP_12M: y})
+        d = build_design(tmp, vocab.SUSTAINED_EMP_12M, weights=None, baseline=False)
+        est = cal.LinearEstimator(d.X, None, j=1)
+        goal = cal.Goal(mean_c=spec["control_rate"], coef=tau)
+        y = cal.binary(est, y, treat, goal, rng)
+    return y, tau

@@ -1,0 +1,296 @@
+"""Load, validate and flatten a targets file.
+
+A targets file (YAML; the default is ``data_synth/targets/hlt_4month.yaml``) holds every
+number the generator aims at, with its source. :func:`load_targets` checks it and raises a
+:class:`~data_synth.errors.TargetError` naming the first problem (a missing key, shares that
+do not sum to one, more respondents than randomised, a negative count, a probability
+outside [0, 1]). :meth:`Targets.flat` lists every target as one row — the calibration
+report compares each with the generated data.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from hlt_replicate import vocab
+
+from .errors import TargetError
+
+DEFAULT_TARGETS = "hlt_4month.yaml"
+ARMS = {"treatment": 1, "control": 0}
+REQUIRED_SECTIONS = (
+    "design",
+    "work_history",
+    "baseline_measures",
+    "baseline_characteristics",
+    "primary_outcomes",
+    "secondary_impacts",
+    "outcome_sd",
+)
+CATEGORICAL_BLOCKS = {"qual": vocab.QUAL_LEVELS, "health": vocab.HEALTH_LEVELS, "area": vocab.AREAS, "cohort": vocab.COHORTS}
+IMPACT_COLUMNS = ("control", "treatment", "impact", "se", "sd_s", "stars", "base")
+IMPACT_DECIMALS = {"control": 2, "treatment": 2, "impact": 2, "se": 2, "sd_s": 1, "base": 0}
+PARTICIPATION_DECIMALS = {"impact": 2, "se": 2, "sd_s": 2, "base": 0}
+
+
+def default_targets_path() -> Path:
+    return Path(str(resources.files("data_synth") / "targets" / DEFAULT_TARGETS))
+
+
+def _req(d: dict, key: str, where: str):
+    if not isinstance(d, dict) or key not in d:
+        raise TargetError(f"targets: missing key {where}.{key}")
+    return d[key]
+
+
+def _prob(v, where: str) -> float:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise TargetError(f"targets: {where} must be a number, got {v!r}")
+    if not 0 <= v <= 1:
+        raise TargetError(f"targets: {where} = {v} is a probability/share and must lie in [0, 1]")
+    return float(v)
+
+
+def _count(v, where: str) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TargetError(f"targets: {where} must be a whole number, got {v!r}")
+    if v < 0:
+        raise TargetError(f"targets: {where} = {v} is a negative count")
+    return v
+
+
+def _shares_sum(shares: dict | list, decimals: int, where: str, total: float = 1.0) -> None:
+    vals = list(shares.values()) if isinstance(shares, dict) else list(shares)
+    vals = [v for v in vals if v is not None]
+    slack = len(vals) * 0.5 * 10.0**-decimals * (total if total != 1.0 else 1.0) + 1e-9
+    if abs(sum(vals) - total) > slack:
+        raise TargetError(
+            f"targets: {where} sum to {sum(vals):.4g}, not {total:g} "
+            f"(printed rounding allows ±{slack:.3g} for {len(vals)} cells)"
+        )
+
+
+@dataclass
+class Targets:
+    """A validated targets file. ``raw`` is the parsed YAML; ``scale`` multiplies counts."""
+
+    raw: dict
+    path: Path
+    digest: str
+    scale: int = 1
+
+    # -- design ---------------------------------------------------------------------------
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(g for g in vocab.GROUPS if g in self.raw["design"]["randomised"])
+
+    def randomised(self, group: str) -> dict[int, int]:
+        d = self.raw["design"]["randomised"][group]
+        return {ARMS[a]: d[a] * self.scale for a in ARMS}
+
+    def respondents(self, group: str) -> dict[int, int]:
+        d = self.raw["design"]["respondents"][group]
+        return {ARMS[a]: d[a] * self.scale for a in ARMS}
+
+    @property
+    def intake(self) -> tuple[str, str]:
+        i = self.raw["design"]["intake"]
+        return str(i["start"]), str(i["end"])
+
+    # -- baseline -------------------------------------------------------------------------
+    def baseline_rows(self, group: str) -> dict:
+        return self.raw["baseline_characteristics"][group]["rows"]
+
+    def population_value(self, group: str, key: str) -> float | None:
+        row = self.baseline_rows(group).get(key)
+        return None if row is None else row["values"][0]
+
+    def categorical_shares(self, group: str, block: str) -> dict[str, float]:
+        if block == "work_history":
+            wh = self.raw["work_history"][group]
+            return {lv: float(wh[lv]) for lv in vocab.WORK_HISTORY_LEVELS}
+        rows = self.baseline_rows(group)
+        return {lv: float(rows[f"{block}={lv}"]["values"][0]) for lv in CATEGORICAL_BLOCKS[block]}
+
+    def measure(self, name: str, group: str) -> dict:
+        m = self.raw["baseline_measures"][name]
+        out = dict(m.get(group, {}))
+        if name == "bl_eq5d" and "mean" not in out:
+            out["mean"] = self.population_value(group, "bl_eq5d")
+        out["bounds"] = m.get("bounds")
+        out["respondents_only"] = m.get("respondents_only", False)
+        return out
+
+    def excluded(self) -> set[str]:
+        ids: set[str] = set()
+        for inc in self.raw.get("inconsistencies", []) or []:
+            ids.update(inc.get("exclude", []) or [])
+        return ids
+
+    def reading(self, target_id: str):
+        for inc in self.raw.get("inconsistencies", []) or []:
+            if target_id in (inc.get("exclude") or []) and "reading" in inc:
+                return inc["reading"]
+        return None
+
+    # -- outcomes -------------------------------------------------------------------------
+    def outcome_targets(self, group: str, outcome: str) -> dict:
+        """Raw means by arm, impact, se, sd and base for a trial group's outcome (None when
+        not targeted). Primary outcomes come from ``primary_outcomes`` (derived), secondary
+        from ``secondary_impacts``; bases are scaled."""
+        if outcome in self.raw["primary_outcomes"].get(group, {}):
+            c, t, imp, sd, base = self.raw["primary_outcomes"][group][outcome]
+            out = {"control": c, "treatment": t, "impact": imp, "se": None, "sd": sd, "base": base, "derived": True}
+        else:
+            vals = self.raw["secondary_impacts"][group]["rows"][outcome]["values"]
+            out = dict(zip(IMPACT_COLUMNS, vals))
+            out["sd"] = self.raw["outcome_sd"].get(group, {}).get(outcome)
+            out["derived"] = False
+        out["base"] = int(out["base"]) * self.scale
+        part = (self.raw.get("participation_impacts") or {}).get(group, {}).get("rows", {}).get(outcome)
+        if part is not None:
+            out["iv_impact"], out["iv_se"] = part["values"][0], part["values"][1]
+        return out
+
+    def admin(self, group: str) -> dict | None:
+        return (self.raw.get("admin_12m") or {}).get(group)
+
+    # -- report ---------------------------------------------------------------------------
+    def flat(self) -> pd.DataFrame:
+        """Every target as a row: id, section, table, group, arm, variable, statistic,
+        value, decimals, unit scale, doc, line, kind (published/derived/assumed), excluded."""
+        from .flatten import flatten_targets
+
+        return flatten_targets(self)
+
+    def with_scale(self, scale: int) -> Targets:
+        if not isinstance(scale, int) or scale < 1:
+            raise TargetError(f"scale must be a whole number >= 1, got {scale!r}")
+        return Targets(copy.deepcopy(self.raw), self.path, self.digest, scale)
+
+
+def load_targets(path: str | Path | None = None, scale: int = 1) -> Targets:
+    """Read and validate a targets file (default: the HLT 4-month targets)."""
+    p = Path(path) if path is not None else default_targets_path()
+    if not p.exists():
+        raise TargetError(f"targets file not found: {p}")
+    text = p.read_bytes()
+    try:
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as err:
+        raise TargetError(f"targets file {p} is not valid YAML: {err}") from err
+    validate(raw)
+    return Targets(raw, p, hashlib.sha256(text).hexdigest(), 1).with_scale(scale)
+
+
+def validate(raw: dict) -> None:
+    """Raise :class:`TargetError` on the first structural or logical problem found."""
+    if not isinstance(raw, dict):
+        raise TargetError("targets: the file must hold a mapping at the top level")
+    for key in REQUIRED_SECTIONS:
+        _req(raw, key, "<top>")
+    design = raw["design"]
+    rand = _req(design, "randomised", "design")
+    resp = _req(design, "respondents", "design")
+    groups = [g for g in rand if g != "line"]
+    unknown = [g for g in groups if g not in vocab.GROUPS]
+    if unknown:
+        raise TargetError(f"targets: design.randomised has unknown group(s) {unknown}; expected {list(vocab.GROUPS)}")
+    if not groups:
+        raise TargetError("targets: design.randomised lists no trial group")
+    _req(design, "intake", "design")
+    for g in groups:
+        for arm in ARMS:
+            n = _count(_req(_req(rand, g, "design.randomised"), arm, f"design.randomised.{g}"), f"design.randomised.{g}.{arm}")
+            r = _count(_req(_req(resp, g, "design.respondents"), arm, f"design.respondents.{g}"), f"design.respondents.{g}.{arm}")
+            if r > n:
+                raise TargetError(f"targets: design.respondents.{g}.{arm} = {r} exceeds design.randomised.{g}.{arm} = {n}")
+            if n < 2:
+                raise TargetError(f"targets: design.randomised.{g}.{arm} = {n}: each arm needs at least 2 recruits")
+        # baseline characteristics: population column
+        rows = _req(_req(_req(raw, "baseline_characteristics", "<top>"), g, "baseline_characteristics"), "rows", f"baseline_characteristics.{g}")
+        for var in ("age", *vocab.BINARY_BASELINE, "bl_eq5d"):
+            row = _req(rows, var, f"baseline_characteristics.{g}.rows")
+            v = row["values"][0]
+            if var in vocab.BINARY_BASELINE:
+                _prob(v, f"baseline_characteristics.{g}.rows.{var} (population)")
+        for block, levels in CATEGORICAL_BLOCKS.items():
+            shares = {}
+            for lv in levels:
+                row = _req(rows, f"{block}={lv}", f"baseline_characteristics.{g}.rows")
+                shares[lv] = _prob(row["values"][0], f"baseline_characteristics.{g}.rows.{block}={lv} (population)")
+            _shares_sum(shares, 2, f"baseline_characteristics.{g} population shares of {block}")
+        wh = _req(raw["work_history"], g, "work_history")
+        for lv in vocab.WORK_HISTORY_LEVELS:
+            _prob(_req(wh, lv, f"work_history.{g}"), f"work_history.{g}.{lv}")
+        _shares_sum({lv: wh[lv] for lv in vocab.WORK_HISTORY_LEVELS}, raw["work_history"].get("decimals", 2), f"work_history.{g} shares")
+        # outcomes
+        n_resp = sum(resp[g][a] for a in ARMS)
+        prim = _req(raw["primary_outcomes"], g, "primary_outcomes")
+        for o in vocab.PRIMARY_OUTCOMES:
+            vals = _req(prim, o, f"primary_outcomes.{g}")
+            if len(vals) != 5:
+                raise TargetError(f"targets: primary_outcomes.{g}.{o} must list [control, treatment, impact, sd, base]")
+            _check_outcome(o, g, vals[0], vals[1], vals[4], n_resp, "primary_outcomes")
+        sec = _req(_req(raw["secondary_impacts"], g, "secondary_impacts"), "rows", f"secondary_impacts.{g}")
+        for o in vocab.SECONDARY_OUTCOMES:
+            vals = _req(sec, o, f"secondary_impacts.{g}.rows")["values"]
+            if len(vals) != len(IMPACT_COLUMNS):
+                raise TargetError(f"targets: secondary_impacts.{g}.rows.{o}.values must list {list(IMPACT_COLUMNS)}")
+            _check_outcome(o, g, vals[0], vals[1], vals[6], n_resp, "secondary_impacts")
+        adm = (raw.get("admin_12m") or {}).get(g)
+        if adm is not None:
+            _prob(_req(adm, "control_rate", f"admin_12m.{g}"), f"admin_12m.{g}.control_rate")
+            imp = _req(adm, "impact", f"admin_12m.{g}")
+            if not -1 < imp < 1 or not 0 <= adm["control_rate"] + imp <= 1:
+                raise TargetError(f"targets: admin_12m.{g}: control_rate + impact = {adm['control_rate'] + imp:.3g} is not a probability")
+        for sect in ("ips_sessions", "first_session"):
+            block = (raw.get(sect) or {}).get(g)
+            if block is None:
+                continue
+            for col in ("all", "resp"):
+                vals = _req(block, col, f"{sect}.{g}")
+                for k, v in enumerate(vals):
+                    if not 0 <= v <= 100:
+                        raise TargetError(f"targets: {sect}.{g}.{col}[{k}] = {v} is a percentage and must lie in [0, 100]")
+                _shares_sum(vals, raw[sect].get("decimals", 1), f"{sect}.{g}.{col} percentages", total=100.0)
+            base = _req(block, "base", f"{sect}.{g}")
+            if sect == "ips_sessions":
+                if base["all"] > rand[g]["treatment"]:
+                    raise TargetError(f"targets: ips_sessions.{g}.base.all = {base['all']} exceeds the {rand[g]['treatment']} randomised to treatment")
+                if base["resp"] > resp[g]["treatment"]:
+                    raise TargetError(f"targets: ips_sessions.{g}.base.resp = {base['resp']} exceeds the {resp[g]['treatment']} treatment respondents")
+                if base["resp"] > base["all"]:
+                    raise TargetError(f"targets: ips_sessions.{g}.base.resp exceeds base.all")
+    for name, m in raw["baseline_measures"].items():
+        if name not in vocab.BASELINE_MEASURES:
+            raise TargetError(f"targets: baseline_measures.{name} is not a known baseline measure {list(vocab.BASELINE_MEASURES)}")
+        for g in groups:
+            spec = m.get(g)
+            if spec is None:
+                raise TargetError(f"targets: missing key baseline_measures.{name}.{g}")
+            if name == "bl_looking":
+                _prob(_req(spec, "mean", f"baseline_measures.{name}.{g}"), f"baseline_measures.{name}.{g}.mean")
+            if "sd" in spec and spec["sd"] <= 0:
+                raise TargetError(f"targets: baseline_measures.{name}.{g}.sd = {spec['sd']} must be positive")
+
+
+def _check_outcome(o: str, g: str, c, t, base, n_resp: int, section: str) -> None:
+    meta = vocab.OUTCOMES[o]
+    lo, hi = meta.bounds
+    for arm, v in (("control", c), ("treatment", t)):
+        if v is None:
+            raise TargetError(f"targets: {section}.{g}.{o} {arm} mean is missing")
+        if meta.binary:
+            _prob(v, f"{section}.{g}.{o} {arm} mean")
+        elif not lo <= v <= hi:
+            raise TargetError(f"targets: {section}.{g}.{o} {arm} mean {v} lies outside the scale [{lo}, {hi}]")
+    if base is None or base > n_resp:
+        raise TargetError(f"targets: {section}.{g}.{o} base {base} exceeds the {n_resp} respondents of {g}")
+    _count(base, f"{section}.{g}.{o} base")

@@ -1,0 +1,226 @@
+"""The synthetic trial: counts, calibration, determinism, sampled mode, custom targets."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import data_synth
+from data_synth import TargetError, load_targets
+from data_synth.check import calibration_report
+from data_synth.io import read_trial, write_trial
+from data_synth.targets import validate
+from hlt_replicate import vocab
+from hlt_replicate.weighting import logit_fit
+
+TARGETS = load_targets()
+
+
+def test_shape_and_columns(exact_trial):
+    d = exact_trial.data
+    assert len(d) == 9785
+    assert d[vocab.ID].is_unique
+    assert list(d.columns) == data_synth.generator.COLUMNS
+    # outcomes only for respondents
+    for o in vocab.OUTCOMES:
+        assert d.loc[d[vocab.RESPONDED] == 0, o].isna().all(), o
+    # logical structure
+    assert (d.loc[d.treat == 0, vocab.PARTICIPATED] == 0).all()
+    assert d.loc[d.treat == 0, vocab.SESSIONS].isna().all()
+    both = d[["weeks_work", "weeks_work16"]].dropna()
+    assert (both.weeks_work16 <= both.weeks_work + 1e-9).all()
+    w16 = d[["work16", "paid_work"]].dropna()
+    assert (w16.work16 <= w16.paid_work).all()
+    assert d[vocab.SUSTAINED_EMP_12M].notna().all()
+    assert d[vocab.RAND_DATE].between("2018-05-08", "2019-10-31").all()
+
+
+def test_table_4_1_counts_exact(exact_trial):
+    d = exact_trial.data
+    for g in vocab.GROUPS:
+        for arm, name in ((1, "treatment"), (0, "control")):
+            rows = d[(d.group == g) & (d.treat == arm)]
+            assert len(rows) == TARGETS.raw["design"]["randomised"][g][name]
+            assert rows.responded.sum() == TARGETS.raw["design"]["respondents"][g][name]
+
+
+def test_every_target_met_in_exact_mode(exact_report):
+    targets = exact_report[exact_report.status.isin(["met", "missed"])]
+    missed = targets[targets.status == "missed"]
+    assert len(targets) > 500
+    assert missed.empty, missed[["id", "value", "achieved", "tol"]].to_string()
+
+
+def test_inconsistencies_are_listed_not_targeted(exact_report):
+    inc = exact_report[exact_report.status == "published inconsistency"]
+    assert {"table_4_5.bl_swemwbs.SCR_IW.diff", "secondary_impacts.SCR.lifesat.base"} <= set(inc.id)
+
+
+def test_same_seed_same_bytes(tmp_path, exact_trial):
+    a = write_trial(exact_trial, tmp_path / "a")
+    b = write_trial(data_synth.generate_trial(seed=0), tmp_path / "b")
+    for key in ("recruits", "truth", "manifest"):
+        assert a[key].read_bytes() == b[key].read_bytes(), key
+    c = data_synth.generate(seed=1)
+    assert not c.equals(exact_trial.data)
+
+
+def test_written_files_round_trip(tmp_path, exact_trial):
+    paths = write_trial(exact_trial, tmp_path)
+    data, manifest = read_trial(tmp_path)
+    assert manifest["seed"] == 0 and manifest["mode"] == "exact"
+    assert manifest["targets"]["sha256"] == TARGETS.digest
+    assert manifest["files"]["recruits.csv"]["sha256"] == hashlib.sha256(paths["recruits"].read_bytes()).hexdigest()
+    assert set(manifest["versions"]) >= {"python", "numpy", "pandas"}
+    rep = calibration_report(data)
+    assert not (rep.status == "missed").any()
+
+
+def test_truth_records_effects_and_propensities(exact_trial):
+    truth = exact_trial.truth
+    assert set(truth["groups"]) == set(vocab.GROUPS)
+    assert truth["groups"]["SCR_IW"]["tau"]["jsse"] == pytest.approx(0.20)
+    p = np.array(truth["response_propensity"]["p"])
+    assert p.shape == (9785,) and ((p > 0) & (p < 1)).all()
+    assert truth["response_propensity"]["recruit_id"] == exact_trial.data[vocab.ID].tolist()
+
+
+def test_response_depends_on_covariates_and_arm(exact_trial):
+    d = exact_trial.data
+    for g in vocab.GROUPS:
+        part = d[d.group == g]
+        X = np.column_stack([np.ones(len(part)), part.treat, (part.age - 40) / 10, part.female,
+                             part.qual == "post_a_level", part.work_history == "always"]).astype(float)
+        beta = logit_fit(X, part.responded.to_numpy(float))
+        assert beta[1] > 0.1, g  # treatment responds more (Table 4-1)
+        assert beta[2] > 0.05, g  # older recruits respond more
+    # the unweighted respondent sample is visibly skewed
+    resp = d[d.responded == 1]
+    assert resp.age.mean() - d.age.mean() > 0.3
+
+
+def test_sampled_mode_within_sampling_error():
+    z_impacts = []
+    for seed in range(4):
+        d = data_synth.generate(seed=seed, mode="sampled")
+        for g in vocab.GROUPS:
+            for arm, name in ((1, "treatment"), (0, "control")):
+                rows = d[(d.group == g) & (d.treat == arm)]
+                target = TARGETS.raw["design"]["respondents"][g][name]
+                assert len(rows) == TARGETS.raw["design"]["randomised"][g][name]
+                sd = np.sqrt(len(rows) * 0.25)
+                assert abs(rows.responded.sum() - target) < 4 * sd, (g, name)
+            for var in vocab.BINARY_BASELINE:
+                p = TARGETS.population_value(g, var)
+                n = int((d.group == g).sum())
+                assert abs(d.loc[d.group == g, var].mean() - p) < 4 * np.sqrt(p * (1 - p) / n) + 0.005
+        rep = calibration_report(d)
+        imp = rep[(rep.id.str.startswith("secondary_impacts.")) & (rep.statistic == "impact") & rep.group.isin(vocab.GROUPS)]
+        ses = rep.set_index("id").loc[imp.id.str.replace(".impact", ".se", regex=False), "value"].to_numpy()
+        z_impacts += list((imp.achieved.to_numpy() - imp.value.to_numpy()) / ses)
+    z = np.array(z_impacts, dtype=float)
+    assert np.mean(np.abs(z) < 3.5) > 0.9
+    assert abs(z.mean()) < 0.6
+    assert np.std(z) > 0.3  # it really varies from seed to seed
+
+
+def _edited(tmp_path, edit) -> str:
+    raw = copy.deepcopy(TARGETS.raw)
+    edit(raw)
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return str(path)
+
+
+def test_modified_targets_file_is_honoured(tmp_path):
+    def edit(raw):
+        raw["design"]["respondents"]["SCR_IW"]["treatment"] = 800
+        raw["ips_sessions"]["SCR_IW"]["base"]["resp"] = 797  # MI bases move with the respondents
+        raw["first_session"]["SCR_IW"]["base"]["resp"] = 772
+        raw["baseline_characteristics"]["SCR_IW"]["rows"]["female"]["values"][0] = 0.62
+        raw["design"]["total_respondents"]["value"] = 5427
+        raw["secondary_impacts"]["SCR_IW"]["rows"]["jsse"]["values"][2] = 0.30  # impact
+        raw["secondary_impacts"]["SCR_IW"]["rows"]["jsse"]["values"][4] = 0.3  # and its effect size
+        raw["work_history"]["WMCA_OOW"].update({"never": 0.50, "always": 0.12})
+
+    path = _edited(tmp_path, edit)
+    d = data_synth.generate(path, seed=3)
+    iw = d[d.group == "SCR_IW"]
+    assert iw[iw.treat == 1].responded.sum() == 800
+    assert round(iw.female.mean(), 2) == 0.62
+    rep = calibration_report(d, path)
+    assert not (rep.status == "missed").any(), rep[rep.status == "missed"].to_string()
+    row = rep.set_index("id").loc["secondary_impacts.SCR_IW.jsse.impact"]
+    assert row.value == 0.30 and abs(row.achieved - 0.30) <= 0.005
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda r: r["design"].pop("respondents"), "missing key design.respondents"),
+        (lambda r: r["baseline_characteristics"]["SCR_IW"]["rows"]["qual=gcse"]["values"].__setitem__(0, 0.5), "sum to"),
+        (lambda r: r["design"]["respondents"]["WMCA_OOW"].__setitem__("control", 2000), "exceeds design.randomised"),
+        (lambda r: r["design"]["randomised"]["SCR_OOW"].__setitem__("control", -5), "negative count"),
+        (lambda r: r["baseline_characteristics"]["SCR_IW"]["rows"]["female"]["values"].__setitem__(0, 1.2), "must lie in [0, 1]"),
+        (lambda r: r["admin_12m"]["SCR_IW"].__setitem__("control_rate", -0.1), "must lie in [0, 1]"),
+        (lambda r: r["secondary_impacts"]["SCR_IW"]["rows"]["jsse"]["values"].__setitem__(6, 5000), "exceeds the 1463 respondents"),
+        (lambda r: r["ips_sessions"]["SCR_IW"]["base"].__setitem__("resp", 900), "exceeds the 780 treatment respondents"),
+        (lambda r: r["design"]["randomised"].__setitem__("XYZ", {"treatment": 1, "control": 1}), "unknown group"),
+    ],
+)
+def test_malformed_targets_raise_clear_errors(edit, message):
+    raw = copy.deepcopy(TARGETS.raw)
+    edit(raw)
+    with pytest.raises(TargetError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        validate(raw)
+
+
+def test_inconsistent_edit_names_the_targets_to_change(tmp_path):
+    path = _edited(tmp_path, lambda r: r["design"]["respondents"]["SCR_IW"].__setitem__("treatment", 800))
+    with pytest.raises(TargetError, match=r"ips_sessions.SCR_IW.base together with design.respondents"):
+        data_synth.generate(path)
+
+
+def test_unmeetable_target_names_itself(tmp_path):
+    # a share no whole number of 40 people can print: 0.57 of 40 would need 22.8 people
+    def edit(raw):
+        raw["design"]["randomised"]["SCR_IW"] = {"treatment": 20, "control": 20}
+        raw["design"]["respondents"]["SCR_IW"] = {"treatment": 15, "control": 15}
+
+    path = _edited(tmp_path, edit)
+    with pytest.raises(TargetError, match="SCR_IW"):
+        data_synth.generate(path)
+
+
+def test_scale_multiplies_counts():
+    d = data_synth.generate(seed=0, scale=2, mode="sampled")
+    assert len(d) == 2 * 9785
+    assert (d.groupby(["group", "treat"]).size() == 2 * pd.Series(
+        {(g, a): TARGETS.raw["design"]["randomised"][g][n] for g in vocab.GROUPS for a, n in ((0, "control"), (1, "treatment"))}
+    )).all()
+
+
+def test_cli_generate_and_check(tmp_path):
+    out = tmp_path / "trial"
+    r = subprocess.run([sys.executable, "-m", "data_synth", "generate", "--out", str(out), "--seed", "0", "--quiet"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "data_synth", "check", "--data", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr
+    assert "targets met; 0 missed" in r.stdout
+    assert "Table 4-1" in r.stdout
+    # a damaged file makes check fail with exit code 1
+    data = pd.read_csv(out / "recruits.csv")
+    data.loc[data.index[:40], "responded"] = 1 - data.loc[data.index[:40], "responded"]
+    data.to_csv(out / "recruits.csv", index=False)
+    r = subprocess.run([sys.executable, "-m", "data_synth", "check", "--data", str(out)], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "missed" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "data_synth", "check", "--data", str(tmp_path / "nope")], capture_output=True, text=True)
+    assert r.returncode == 2 and "not found" in r.stderr
