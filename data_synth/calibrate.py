@@ -401,18 +401,28 @@ def capped(
     tg = np.array([goal.mean_c, goal.mean_t, goal.coef, goal.se], dtype=object)
     use = np.array([t is not None for t in tg])
     tgt = np.array([0.0 if t is None else float(t) for t in tg])
-    tol = np.array([goal.tol_mean, goal.tol_mean, goal.tol_coef, goal.tol_se])
+    # score against the printed rounding (means +/-0.005), not the tighter aim other
+    # calibrators use, so the search can trade mean precision for reaching the SE
+    tm = max(goal.tol_mean, 0.0035)
+    tol = np.array([tm, tm, goal.tol_coef, goal.tol_se])
+    tgt_se = goal.se
+    if goal.se is not None:  # aim a little inside the printed interval
+        tgt_se = goal.se
 
     def score(mc, mt, b, S):
         z = np.stack(np.broadcast_arrays(mc, mt, b, np.sqrt(est.hc1 * np.maximum(S, 0))))
         return np.sum(((z - tgt.reshape(-1, *([1] * (z.ndim - 1)))) / tol.reshape(-1, *([1] * (z.ndim - 1)))) ** 2 * use.reshape(-1, *([1] * (z.ndim - 1))), axis=0)
 
+    restarts = 0
+    best_y, best_score = y.copy(), np.inf
     for _ in range(max_steps):
         e = est.resid(y)
         S = float(np.sum(c**2 * e**2))
         m = np.array([y[T == 0].mean(), y[T == 1].mean()])
         b = float(c @ y)
         cur = float(score(m[0], m[1], b, S))
+        if cur < best_score:
+            best_y, best_score = y.copy(), cur
         if cur < 0.02:
             break
         best = (cur, None)
@@ -444,10 +454,24 @@ def capped(
             if sc2[k2] < best[0]:
                 best = (sc2[k2], [i_on[k2[0]], i_off[k2[1]]])
         if best[1] is None:
-            break
+            if best_score < 1.0 or restarts >= 8:
+                break
+            # stuck in a local optimum outside the targets: perturb with a few random
+            # within-arm swaps and search again, keeping the best state seen
+            restarts += 1
+            for arm in (0, 1):
+                i_on = np.flatnonzero(on & (T == arm))
+                i_off = np.flatnonzero(elig & ~on & (T == arm))
+                for i, j in zip(rng.choice(i_on, min(3, len(i_on)), replace=False),
+                                rng.choice(i_off, min(3, len(i_off)), replace=False)):
+                    on[i], on[j] = False, True
+                    y[i], y[j] = 0.0, v[j]
+            continue
         for i in best[1]:
             on[i] = ~on[i]
             y[i] = v[i] if on[i] else 0.0
+    y = best_y
+    on = y > 0
     if _met(est, y, T, goal, slack=0.5):
         return y
     tuned = continuous(est, y, T, goal, (0.0, np.inf), free=on, upper=cap)

@@ -103,6 +103,8 @@ class Achieved:
     def _baseline(self, g, var, stat):
         if stat == "p_value":
             return np.nan
+        if stat == "difference":
+            return self._baseline(g, var, "treatment") - self._baseline(g, var, "control")
         resp = stat in ("sample", "control", "treatment", "respondent_mean")
         rows = self.rows(g, respondents=resp)
         if stat in ("control", "treatment"):

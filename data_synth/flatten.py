@@ -63,7 +63,11 @@ def flatten_targets(t: Targets) -> pd.DataFrame:
             for col, v in zip(BASELINE_COLUMNS, row["values"]):
                 add(f"baseline_characteristics.{g}.{key}.{col}", "baseline_characteristics", table, g,
                     {"control": 0, "treatment": 1}.get(col), key, col, v, 2, line=row["line"],
-                    target=(col == "population"))
+                    target=col == "population")
+            c, tr = row["values"][2], row["values"][3]
+            if c is not None and tr is not None:  # derived: the printed arms pin T - C to +/-0.01
+                add(f"baseline_characteristics.{g}.{key}.difference", "baseline_characteristics", table, g, None,
+                    key, "difference", round(tr - c, 2), 2, line=row["line"], kind="derived", slack=0.005)
         wh = raw["work_history"]
         published = {(p["group"], p["level"]) for p in wh.get("published", [])}
         for lv in vocab.WORK_HISTORY_LEVELS:

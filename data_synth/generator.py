@@ -34,11 +34,12 @@ from .ips import draw_ips
 from .outcomes import draw_admin, draw_outcomes
 from .pooled import resolve_pooled_means
 from .population import draw_group
-from .response import RESPONSE_EFFECTS, draw_response
+from .arm_balance import calibrate_arm_balance
+from .response import RESPONSE_EFFECTS, draw_response, linear_index
 from .targets import Targets, load_targets
 
 MODES = ("exact", "sampled")
-STAGES = {"population": 1, "response": 2, "table45": 3, "ips": 4, "outcomes": 5, "admin": 6, "ids": 7}
+STAGES = {"population": 1, "response": 2, "table45": 3, "ips": 4, "outcomes": 5, "admin": 6, "ids": 7, "balance": 8}
 
 #: column order of recruits.csv (see DATA_DICTIONARY.md)
 COLUMNS = [
@@ -100,6 +101,15 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
         }
         frames.append(pop)
     df = pd.concat(frames, ignore_index=True)
+    if exact:  # the weighted arm columns of Tables 4-2..4-4 (randomisation's chance imbalance)
+        parts = []
+        for gi, g in enumerate(t.groups):
+            grp = calibrate_arm_balance(df[df[vocab.GROUP] == g], t, g, _rng(seed, "balance", gi))
+            a = truth_groups[g]["response_intercept"]
+            eta = linear_index(grp)
+            grp["_p_response"] = 1 / (1 + np.exp(-(np.where(grp[vocab.TREAT] == 1, a["treatment"], a["control"]) + eta)))
+            parts.append(grp)
+        df = pd.concat(parts)
     df[vocab.WEIGHT] = ipw_weights(df)
     out = []
     for gi, g in enumerate(t.groups):

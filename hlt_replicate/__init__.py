@@ -22,6 +22,8 @@ def _limit_blas_threads() -> None:
     another process is busy, and threaded reductions are not bit-reproducible, which the
     generator's "same seed, same bytes" promise needs.
     """
+    import numpy  # noqa: F401  (threadpoolctl only sees BLAS libraries already loaded)
+    import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=int(os.environ.get("HLT_BLAS_THREADS", "1")), user_api="blas")
@@ -29,6 +31,6 @@ def _limit_blas_threads() -> None:
 
 _limit_blas_threads()
 
-from .multiple_testing import westfall_young  # noqa: E402  (the documented entry point)
+from .multiple_testing import sap_decision_rule, westfall_young  # noqa: E402  (documented entry points)
 
-__all__ = ["westfall_young", "__version__"]
+__all__ = ["westfall_young", "sap_decision_rule", "__version__"]

@@ -103,7 +103,7 @@ import time
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -150,7 +150,14 @@ CLOSED_FORM: dict[str, str] = {
     "hochberg": "simes-hochberg",
     "hommel": "hommel",
 }
-_CLOSED_FORM_ALIASES = {"fdr_bh": "bh", "BH": "bh", "fdr_by": "by", "BY": "by", "simes-hochberg": "hochberg", "šidák": "sidak"}
+_CLOSED_FORM_ALIASES = {
+    "fdr_bh": "bh",
+    "BH": "bh",
+    "fdr_by": "by",
+    "BY": "by",
+    "simes-hochberg": "hochberg",
+    "šidák": "sidak",
+}
 _DEFAULT_CORRECTIONS = ("bonferroni", "holm", "sidak", "bh")
 
 #: Row labels of Table 4-5 for the baseline measures (vocab has no labels for ``bl_*``).
@@ -420,7 +427,7 @@ def _hc_factor(cov_type: str, n, k):
     return n / (n - k) if cov_type == "HC1" else 1.0
 
 
-def _perm_chunk(block: _Block, T: np.ndarray, cov_type: str, ws: _Workspace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _perm_chunk(block: _Block, T: np.ndarray, cov_type: str, ws: _Workspace) -> tuple[np.ndarray, ...]:
     """Coefficients and robust SEs for C permuted treatment vectors (rows of ``T``, C × N over
     the pool) in every model of ``block``. Returns (b, se, valid), b and se C × K_b.
 
@@ -528,52 +535,59 @@ def _boot_chunk(block: _Block, F: np.ndarray, d_pool: np.ndarray, cov_type: str)
 # BLAS threads
 # --------------------------------------------------------------------------------------
 _BLAS_THREADS = 1  # BLAS threads for the resampling loop (None: leave the BLAS default)
-_blas_setter = None
+_blas_setters: list | None = None
 
 
-def _find_blas_setter():
-    """``openblas_set_num_threads_local`` of the OpenBLAS bundled with numpy's wheels (a
-    per-thread setting, OpenBLAS >= 0.3.27), or None where it cannot be found (conda,
-    MKL, Accelerate): then nothing is changed."""
-    global _blas_setter
-    if _blas_setter is None:
-        _blas_setter = False
+def _find_blas_setters() -> list:
+    """``openblas_set_num_threads_local`` of the OpenBLAS builds bundled with numpy's and
+    scipy's wheels (a per-thread setting, OpenBLAS >= 0.3.27); empty where none is found
+    (conda, MKL, Accelerate): then nothing is changed."""
+    global _blas_setters
+    if _blas_setters is None:
+        found = []
         try:
             import ctypes
             import glob
+            import importlib.util
 
-            libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-            for path in sorted(glob.glob(os.path.join(libdir, "lib*openblas*.so*"))):
-                fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
-                if fn is not None:
-                    fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
-                    _blas_setter = fn
-                    break
+            for pkg in ("numpy", "scipy"):
+                spec = importlib.util.find_spec(pkg)
+                if spec is None or not spec.submodule_search_locations:
+                    continue
+                libdir = os.path.join(list(spec.submodule_search_locations)[0], os.pardir, f"{pkg}.libs")
+                for path in sorted(glob.glob(os.path.join(libdir, "lib*openblas*.so*"))):
+                    fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
+                    if fn is not None:
+                        fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
+                        found.append(fn)
         except Exception:  # pragma: no cover - any platform surprise: leave BLAS alone
-            _blas_setter = False
-    return _blas_setter or None
+            found = []
+        _blas_setters = found
+    return _blas_setters
 
 
 class _blas_threads:
-    """Context manager: run the resampling loop's matrix products on ``n`` BLAS threads.
+    """Context manager: run BLAS on ``n`` threads in the calling thread (restored on exit).
 
-    The products are skinny (C × n times n × p with p ≈ 30), where OpenBLAS's threading
-    costs more than it gains, and a second core is better spent drawing the next chunk of
-    permutations; with other processes on the machine, multi-threaded OpenBLAS spin-waits
-    and slows down several-fold. The setting is local to the calling thread and restored."""
+    The resampling products are skinny (C × n times n × p with p ≈ 30), where OpenBLAS's
+    threading costs more than it gains, and the second core is better spent drawing the next
+    chunk or evaluating half of it; with other processes on the machine, multi-threaded
+    OpenBLAS spin-waits and slows down several-fold (a 3 × 3 triangular solve was measured at
+    milliseconds). ``n=None`` changes nothing."""
 
     def __init__(self, n: int | None) -> None:
-        self.n, self.old = n, None
+        self.n, self.old = n, []
 
     def __enter__(self):
-        setter = _find_blas_setter() if self.n else None
-        if setter is not None:
-            self.old = setter(int(self.n))
+        if self.n:
+            self.old = [(fn, fn(int(self.n))) for fn in _find_blas_setters()]
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.old is not None and self.old > 0:
-            _find_blas_setter()(int(self.old))
+        for fn, old in reversed(self.old):
+            if old > 0:
+                fn(int(old))
+        self.old = []
 
 
 # --------------------------------------------------------------------------------------
@@ -586,12 +600,31 @@ def _strata_positions(pool: pd.DataFrame, strata: Sequence[str] | None) -> list[
     return [np.flatnonzero(codes == s) for s in range(codes.max() + 1)]
 
 
+def _shuffled(rng: np.random.Generator, t: np.ndarray, size: int) -> np.ndarray:
+    """``size`` random permutations of the 0/1 vector ``t`` (rows of the result).
+
+    A permutation of a 0/1 vector is a uniformly random choice of which ``n1`` positions are
+    1: the positions of the ``n1`` smallest of i.i.d. uniform keys (faster than shuffling).
+    A row whose keys tie at the cut (probability ~ n/2^53) is redrawn by a plain shuffle."""
+    m, n1 = t.size, int(round(t.sum()))
+    if n1 in (0, m):
+        return np.tile(t, (size, 1))
+    U = rng.random((size, m))
+    kth = np.partition(U, n1 - 1, axis=1)[:, n1 - 1 : n1]
+    T = (U <= kth).astype(float)
+    bad = T.sum(axis=1) != n1
+    if bad.any():  # pragma: no cover - ties of 53-bit keys
+        T[bad] = rng.permuted(np.tile(t, (int(bad.sum()), 1)), axis=1)
+    return T
+
+
 def _permuted_block(rng: np.random.Generator, t: np.ndarray, strata_pos: list[np.ndarray], size: int) -> np.ndarray:
+    """``size`` permutations of the treatment vector ``t`` within each stratum (C × N)."""
     if len(strata_pos) == 1:
-        return rng.permuted(np.tile(t, (size, 1)), axis=1)
+        return _shuffled(rng, t, size)
     T = np.empty((size, t.size))
     for pos in strata_pos:
-        T[:, pos] = rng.permuted(np.tile(t[pos], (size, 1)), axis=1)
+        T[:, pos] = _shuffled(rng, t[pos], size)
     return T
 
 
@@ -610,12 +643,17 @@ def _as_permutations(perms, t: np.ndarray) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != N or arr.shape[0] < 1:
-        raise InputError(f"permutations must be a (resamples × {N}) matrix (one row per resample, one column per row of data), got shape {arr.shape}")
+        raise InputError(
+            f"permutations must be a (resamples × {N}) matrix (one row per resample, one column per "
+            f"row of data), got shape {arr.shape}"
+        )
     if np.issubdtype(arr.dtype, np.integer) and N > 2 and (np.sort(arr, axis=1) == np.arange(N)).all():
         return t[arr]  # indices: row b is a permutation of 0..N-1
     vals = np.unique(arr)
     if not set(vals.tolist()) <= {0, 1}:
-        raise InputError("permutations must hold, in each row, either a permutation of 0..N-1 (indices) or a 0/1 treatment vector")
+        raise InputError(
+            "permutations must hold, in each row, either a permutation of 0..N-1 (indices) or a 0/1 treatment vector"
+        )
     return arr.astype(float)
 
 
@@ -624,7 +662,10 @@ def _as_bootstrap_indices(idx, n: int) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[0] < 1 or not np.issubdtype(arr.dtype, np.integer):
-        raise InputError(f"bootstrap_indices must be an integer (resamples × rows) matrix of row positions, got {arr.dtype} {arr.shape}")
+        raise InputError(
+            "bootstrap_indices must be an integer (resamples × rows) matrix of row positions, "
+            f"got {arr.dtype} {arr.shape}"
+        )
     if arr.min() < 0 or arr.max() >= n:
         raise InputError(f"bootstrap_indices must be row positions in 0..{n - 1}")
     B = arr.shape[0]
@@ -753,8 +794,10 @@ def westfall_young_details(
         try:
             d = build_design(pool, o, treat, controls, weights, baseline, group_indicators)
         except InputError as err:
-            if group_indicators and vocab.GROUP in pool and "unexpected level" in str(err) and repr(vocab.GROUP) in str(err):
-                raise InputError(f"{err} (pass group_indicators=False if column {vocab.GROUP!r} is not the trial group)") from err
+            msg = str(err)
+            if group_indicators and "unexpected level" in msg and repr(vocab.GROUP) in msg:
+                hint = f"pass group_indicators=False if column {vocab.GROUP!r} is not the trial group"
+                raise InputError(f"{msg} ({hint})") from err
             raise
         fit = wls(d.y, d.X, d.w, cov_type, d.names)
         b, s = float(fit.params[1]), float(fit.bse[1])
@@ -828,7 +871,7 @@ def westfall_young_details(
     se_star = np.empty((B, K))
     df_star = np.empty((B, K))
     valid = np.ones(B, dtype=bool)
-    model_df = {id(blk): np.array([models[i].df for i in blk.members], dtype=float)[None, :] for blk in blocks.values()}
+    model_df = {id(b): np.array([models[i].df for i in b.members], dtype=float)[None, :] for b in blocks.values()}
     bar = _progress_bar(progress, B, float(B) * N * (K + 4 * len(blocks)))
     local = threading.local()
 
@@ -862,7 +905,7 @@ def westfall_young_details(
                 )
             else:
                 stack.enter_context(_blas_threads(_BLAS_THREADS))
-            for start, stop, R in chunks():
+            for start, stop, R in stack.enter_context(closing(chunks())):
                 if workers > 1:
                     cuts = np.linspace(0, stop - start, workers + 1).astype(int)
                     futures = [
@@ -893,9 +936,10 @@ def westfall_young_details(
     p_star = np.asarray(pvalue(t_star, df_used, dist), dtype=float)
     n_bad = int((~valid).sum())
     if n_bad == B:
-        raise InputError("no resample could be estimated (every resample left a model with a single arm or too few rows)")
+        raise InputError("no resample could be estimated (each left a model with a single arm or too few rows)")
     if n_bad:
-        warnings.warn(f"{n_bad} of {B} resamples dropped: a model could not be estimated in them", RuntimeWarning, stacklevel=2)
+        msg = f"{n_bad} of {B} resamples dropped: a model could not be estimated in them"
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
     p_obs = np.array([m.p for m in models])
     pv = p_star[valid]
     p_wy = wy_adjust(p_obs, pv, step, floor_at_raw=floor_at_raw)
@@ -1027,7 +1071,8 @@ class SAPDecision:
     wy: pd.DataFrame = field(repr=False)
 
     def summary(self) -> str:
-        return f"{vocab.GROUP_LABELS.get(self.group, self.group)}: {'TRIGGERED' if self.decision else 'not triggered'} — {self.reason}"
+        label = vocab.GROUP_LABELS.get(self.group, self.group)
+        return f"{label}: {'TRIGGERED' if self.decision else 'not triggered'} — {self.reason}"
 
 
 def sap_decision_rule(
@@ -1103,7 +1148,8 @@ def sap_decision_rule(
     min_o = wy["p_wy"].idxmin()
     gap_txt = (
         f"Response rates differ by {abs(gap):.1f} percentage points (treatment {100 * rate_t:.1f}%, "
-        f"control {100 * rate_c:.1f}%), {'more' if gap_exceeds else 'not more'} than the {threshold_ppt:g}-point threshold"
+        f"control {100 * rate_c:.1f}%), {'more' if gap_exceeds else 'not more'} than the "
+        f"{threshold_ppt:g}-point threshold"
     )
     if imbalance:
         bal_txt = (

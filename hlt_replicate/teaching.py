@@ -24,13 +24,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import getpass
+import hashlib
 import html
 import io
 import math
 import os
+import pickle
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -48,8 +53,70 @@ _limit_blas_threads()
 # =========================================================================================
 # The synthetic trial, cached
 # =========================================================================================
-@lru_cache(maxsize=4)
-def _generated(seed: int, mode: str):
+def cache_dir() -> Path | None:
+    """Folder of the on-disk cache (``HLT_CACHE_DIR``, default a folder in the system's
+    temporary directory), or None when ``HLT_CACHE=0`` switches the disk cache off."""
+    if os.environ.get("HLT_CACHE", "1") == "0":
+        return None
+    base = os.environ.get("HLT_CACHE_DIR")
+    if base:
+        return Path(base)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name (some containers)
+        user = "user"
+    return Path(tempfile.gettempdir()) / f"hlt-replicate-cache-{user}"
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 of everything a generated trial depends on: the source of ``data_synth``
+    (code and targets) and of the kit's core modules, and the numpy/pandas versions. A
+    cached trial is used only while this is unchanged."""
+    import numpy as np
+    from data_synth import generator
+
+    h = hashlib.sha256(f"numpy {np.__version__} pandas {pd.__version__}".encode())
+    ds = Path(generator.__file__).parent
+    core = Path(__file__).parent
+    files = sorted([*ds.rglob("*.py"), *ds.rglob("*.yaml"), *(f for f in core.glob("*.py") if not f.name.startswith("teaching"))])
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def disk_cached(name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, stored in :func:`cache_dir` under ``name`` and the
+    :func:`code_fingerprint`, and read back on later calls (also from other processes: each
+    notebook runs in a fresh kernel). Falls back to computing when the cache is off or
+    unreadable."""
+    folder = cache_dir()
+    if folder is None:
+        return compute()
+    path = folder / f"{name}-{code_fingerprint()}.pkl"
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                return pickle.load(fh)  # noqa: S301 - our own cache file
+        except Exception:  # noqa: BLE001 - a damaged cache entry is simply recomputed
+            pass
+    value = compute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        for old in folder.glob(f"{name}-*.pkl"):  # entries of older code: never read again
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return value
+
+
+def _generate(seed: int, mode: str):
     # data_synth sits above the core in the kit's layers: import it only when asked for.
     from data_synth.generator import generate_trial
 
@@ -61,12 +128,21 @@ def _generated(seed: int, mode: str):
     return gen
 
 
+@lru_cache(maxsize=4)
+def _generated(seed: int, mode: str):
+    return disk_cached(f"trial-{mode}-seed{seed}", lambda: _generate(seed, mode))
+
+
 def load_trial(seed: int = 0, mode: str = "exact"):
     """The synthetic HLT trial (:func:`data_synth.generate_trial`) with a ``weight`` column
     (the survey weights of :func:`hlt_replicate.weighting.ipw_weights`, NaN for
     non-respondents). Returns a :class:`data_synth.Generated` (``.data``, ``.truth``,
     ``.manifest``) that is a copy: changing it does not change the next call's result.
-    Generation takes a few seconds the first time per ``(seed, mode)``, then is instant."""
+
+    Generating the exact trial takes seconds, so the result is cached in memory and on disk
+    (see :func:`disk_cached`; ``HLT_CACHE=0`` turns the disk cache off): the first notebook
+    pays, the others load it in a fraction of a second. The cache is keyed by the seed, the
+    mode and a fingerprint of the generator's source, so a changed generator regenerates."""
     gen = _generated(int(seed), str(mode))
     return type(gen)(gen.data.copy(), copy.deepcopy(gen.truth), copy.deepcopy(gen.manifest))
 

@@ -296,6 +296,23 @@ def test_permutation_within_strata_keeps_stratum_counts():
     assert len({tuple(r) for r in T[:, strata[1]]}) == 10  # C(5, 3)
 
 
+def test_permutations_are_uniform():
+    """Each of the C(6, 2) = 15 arrangements of 2 treated among 6 is equally likely, and every
+    position is treated with probability n1 / n."""
+    rng = np.random.default_rng(1)
+    t = np.array([1, 1, 0, 0, 0, 0], float)
+    T = mt._permuted_block(rng, t, [np.arange(6)], 30_000)
+    assert (T.sum(axis=1) == 2).all()
+    _, counts = np.unique(T, axis=0, return_counts=True)
+    assert len(counts) == 15
+    expected = 30_000 / 15
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 36.1  # 99.9 % point of chi-square with 14 df
+    big = mt._permuted_block(rng, (np.arange(400) < 130).astype(float), [np.arange(400)], 2000)
+    freq = big.mean(axis=0)
+    assert np.abs(freq - 130 / 400).max() < 5 * np.sqrt(0.325 * 0.675 / 2000)
+
+
 def test_strata_change_the_draws_but_not_the_raw_results(small):
     args = (small, ["y0", "y1"], "treat", ["x"], "w", 400)
     a = mt.westfall_young(*args)
@@ -532,3 +549,20 @@ def test_bad_input_helpers():
         mt.monte_carlo_error([0.1], reps=0)
     with pytest.raises(InputError, match="mcse"):
         mt.reps_for_precision(0.0)
+
+
+def test_resamples_where_a_model_cannot_be_fitted_are_dropped_with_a_warning():
+    """An outcome observed on 5 rows: some permutations put all 5 in one arm; those resamples
+    are dropped for every model (the resamples stay shared) and counted in attrs."""
+    rng = np.random.default_rng(3)
+    n = 60
+    df = pd.DataFrame({"treat": rng.permutation(np.arange(n) % 2), "y_big": rng.normal(size=n)})
+    df["y_small"] = np.nan
+    rows = np.r_[np.flatnonzero(df["treat"] == 1)[:2], np.flatnonzero(df["treat"] == 0)[:3]]
+    df.loc[rows, "y_small"] = rng.normal(size=5)
+    with pytest.warns(RuntimeWarning, match="resamples dropped"):
+        det = mt.westfall_young_details(df, ["y_big", "y_small"], "treat", reps=600, seed=1)
+    dropped = int((~det.valid).sum())
+    assert 5 < dropped < 80  # about 5 % of 600 expected
+    assert det.table.attrs["reps"] == 600 - dropped and det.table.attrs["reps_requested"] == 600
+    assert np.isfinite(det.p_star[det.valid]).all()

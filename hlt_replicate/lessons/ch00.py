@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from .. import vocab
 from ..charts import CONTROL_COLOUR, TREATMENT_COLOUR
-from ..teaching import Exercise, ExerciseSet, View, load_trial, published
+from ..teaching import Exercise, ExerciseSet, View, disk_cached, load_trial, published
 
 GROUP_COLOURS = {"SCR_IW": "#1f4e79", "SCR_OOW": "#9fb7cf", "WMCA_OOW": "#c55a11"}
 BY_OPTIONS = {"trial group": vocab.GROUP, "arm (treat)": vocab.TREAT, "survey response": vocab.RESPONDED, "nobody (all recruits)": None}
@@ -188,7 +188,7 @@ def arms_and_response(data: pd.DataFrame) -> pd.DataFrame:
 def _calibration(seed: int) -> pd.DataFrame:
     from data_synth.check import calibration_report
 
-    return calibration_report(load_trial(seed).data.drop(columns=vocab.WEIGHT))
+    return disk_cached(f"calibration-exact-seed{seed}", lambda: calibration_report(load_trial(seed).data.drop(columns=vocab.WEIGHT)))
 
 
 def calibration(seed: int = 0) -> pd.DataFrame:
