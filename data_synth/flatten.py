@@ -152,7 +152,7 @@ def flatten_targets(t: Targets) -> pd.DataFrame:
                 val = v * s if col == "base" else v
                 add(f"participation_impacts.{g}.{o}.{col}", "participation_impacts", table, g, None, o, f"iv_{col}", val,
                     PARTICIPATION_DECIMALS[col], line=row["line"], shrink=s**-0.5 if col == "se" else 1.0,
-                    target=g not in vocab.POOLED_GROUPS)
+                    target=g not in vocab.POOLED_GROUPS or col == "base")
 
     adm = raw.get("admin_12m") or {}
     for g in t.groups:

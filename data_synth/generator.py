@@ -32,14 +32,14 @@ from . import calibrate as cal
 from .errors import TargetError
 from .ips import draw_ips
 from .outcomes import draw_admin, draw_outcomes
-from .pooled import resolve_pooled_means
+from .pooled import calibrate_pooled_estimates, resolve_pooled_means
 from .population import draw_group
 from .arm_balance import calibrate_arm_balance
 from .response import RESPONSE_EFFECTS, draw_response, linear_index
 from .targets import Targets, load_targets
 
 MODES = ("exact", "sampled")
-STAGES = {"population": 1, "response": 2, "table45": 3, "ips": 4, "outcomes": 5, "admin": 6, "ids": 7, "balance": 8}
+STAGES = {"population": 1, "response": 2, "table45": 3, "ips": 4, "outcomes": 5, "admin": 6, "ids": 7, "balance": 8, "pooled": 9}
 
 #: column order of recruits.csv (see DATA_DICTIONARY.md)
 COLUMNS = [
@@ -128,6 +128,8 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
         truth_groups[g]["tau_sustained_emp_12m"] = tau_admin
         out.append(grp)
     df = pd.concat(out)
+    if exact:  # pooled impacts (Tables 4-12, 4-13, 4-15) without moving any group's
+        df = calibrate_pooled_estimates(df, t_out, _rng(seed, "pooled"))
     df = _assign_ids(df, _rng(seed, "ids"))
     truth = {
         "description": (

@@ -169,9 +169,9 @@ def _draw(df, outcome, z, treat, tg, tau, rng) -> np.ndarray:
         return draw_binary(z, treat, p0, tau)
     if outcome == "weeks_work":
         # in work now: most of the 16 weeks; not in work now: some worked earlier in the
-        # period (48% of SCR IW non-workers, §3.3.3; assumed 10% in the OOW groups)
+        # period (targets: chapter3.worked_earlier_if_not_in_work)
         paid = np.nan_to_num(df["paid_work"].to_numpy(), nan=0.0)
-        p_earlier = 0.48 if df[vocab.GROUP].iloc[0] == "SCR_IW" else 0.05
+        p_earlier = tg["worked_earlier"]
         earlier = rng.random(len(df)) < p_earlier
         y = np.where(paid == 1, np.clip(16 - rng.exponential(3.0, len(df)), 1, 16),
                      np.where(earlier, rng.uniform(1, 12, len(df)), 0.0))

@@ -153,6 +153,8 @@ class Targets:
             out["sd"] = self.raw["outcome_sd"].get(group, {}).get(outcome)
             out["derived"] = False
         out["base"] = int(out["base"]) * self.scale
+        earlier = (self.raw.get("chapter3") or {}).get("worked_earlier_if_not_in_work") or {}
+        out["worked_earlier"] = float(earlier.get(group, 0.1))
         part = (self.raw.get("participation_impacts") or {}).get(group, {}).get("rows", {}).get(outcome)
         if part is not None:
             out["iv_impact"], out["iv_se"] = part["values"][0], part["values"][1]
