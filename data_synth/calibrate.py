@@ -343,6 +343,8 @@ def _pair_moves(est, y, T, target, tol, can_down, can_up, step, max_moves, locke
         gap = target - b
         if abs(gap) <= 0.25 * tol:
             break
+        b = _bulk_pairs(c, y, T, gap, can_down, can_up, step, free, b)
+        gap = target - b
         best = None
         for arm in (0, 1):
             arm_mask = (T == arm) & free
@@ -373,6 +375,46 @@ def _pair_moves(est, y, T, target, tol, can_down, can_up, step, max_moves, locke
         y[jj] += step
         b = new_b
     return y
+
+
+def _bulk_pairs(c, y, T, gap, can_down, can_up, step, free, b):
+    """Large samples: when no single pair can close the gap, move many disjoint pairs at
+    once (lowest-``c`` cases down, highest-``c`` cases up when the coefficient must rise),
+    stopping at 80 % of the gap; the caller fine-tunes pair by pair. Updates ``y`` in place
+    and returns the new coefficient."""
+    sign = 1.0 if gap > 0 else -1.0
+    plans = []
+    for arm in (0, 1):
+        m = (T == arm) & free
+        down = np.flatnonzero(m & can_down(y))
+        up = np.flatnonzero(m & can_up(y))
+        if len(down) == 0 or len(up) == 0:
+            continue
+        d = down[np.argsort(sign * c[down])]
+        u = up[np.argsort(-sign * c[up])]
+        k = min(len(d), len(u))
+        delta = step * (c[u[:k]] - c[d[:k]])
+        plans.append((d[:k], u[:k], delta))
+    if not plans:
+        return b
+    best_single = max(abs(p[2][0]) for p in plans if len(p[2]))
+    if best_single >= 0.5 * abs(gap):
+        return b
+    # interleave both arms' candidate pairs by effect size
+    d_all = np.concatenate([p[0] for p in plans])
+    u_all = np.concatenate([p[1] for p in plans])
+    delta = np.concatenate([p[2] for p in plans])
+    order = np.argsort(-sign * delta)
+    d_all, u_all, delta = d_all[order], u_all[order], delta[order]
+    keep = (sign * delta > 0) & (d_all != u_all)
+    d_all, u_all, delta = d_all[keep], u_all[keep], delta[keep]
+    # disjoint: a case already used as j must not be reused as i (distinct arms/roles here)
+    n = int(np.searchsorted(np.cumsum(sign * delta), 0.8 * abs(gap)))
+    if n == 0:
+        return b
+    y[d_all[:n]] -= step
+    y[u_all[:n]] += step
+    return b + float(delta[:n].sum())
 
 
 def capped(

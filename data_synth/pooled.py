@@ -120,7 +120,16 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
     group statistic where it was. Binary outcomes use within-arm swaps chosen so that the
     pooled estimate moves while the group estimate stays inside its rounding.
     """
-    from .outcomes import _estimator  # the same estimators as the group calibration
+    from .outcomes import _estimator as _build  # the same estimators as the group calibration
+
+    cache: dict = {}
+
+    def _estimator(rows, outcome, iv=False):
+        """Designs depend on the rows and controls, not on y: build each once."""
+        key = (outcome, iv, tuple(rows.index[rows[outcome].notna()]))
+        if key not in cache:
+            cache[key] = _build(rows, outcome, iv=iv)
+        return cache[key]
 
     df = df.copy()
     for _ in range(passes):
@@ -159,7 +168,7 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
             def keeps_groups(y_try) -> bool:
                 """Every member group's targets for this outcome still print as published."""
                 trial = df.loc[idx].assign(**{outcome: y_try})
-                return all(_group_met(trial, t, g, outcome) for g in members)
+                return all(_group_met(trial, t, g, outcome, _estimator) for g in members)
 
             if meta.binary:
                 up_ok = np.ones(len(y), bool)
@@ -203,10 +212,10 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
     return df
 
 
-def _group_met(rows: pd.DataFrame, t: Targets, group: str, outcome: str) -> bool:
+def _group_met(rows: pd.DataFrame, t: Targets, group: str, outcome: str, _estimator) -> bool:
     """Whether a trial group's raw means, impact, S.E. and s.d. for ``outcome`` print as its
     targets (the group's rows must be in ``rows``)."""
-    from .outcomes import _estimator, _goal
+    from .outcomes import _goal
 
     sub = rows[rows[vocab.GROUP] == group]
     tg = t.outcome_targets(group, outcome)
