@@ -90,7 +90,7 @@ def impact_chart(
     result: ImpactResult | pd.Series | Mapping,
     *,
     binary_scale: str = "ppt",
-    stars: str | tuple = "footnote_15",
+    stars: str | tuple = "section_4_3",
     title: str | None = None,
     decimals: int | None = None,
     ax: Axes | None = None,

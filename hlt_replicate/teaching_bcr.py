@@ -5,17 +5,112 @@ is not. ``show_solution(n)`` returns the worked solution, collapsed until clicke
 Jupyter. ``solution(n)`` runs exactly the code that ``show_solution`` shows and returns its
 ``answer``; the tests pass every ``solution(n)`` through ``check(n, ...)``.
 
-The expected answers are computed here from RAND's transcribed inputs by plain arithmetic
-(a route independent of :mod:`hlt_replicate.bcr.model`), never typed in.
+The expected answers are computed here from RAND's transcribed inputs and the kit's own
+impact estimates by plain arithmetic (a route independent of :mod:`hlt_replicate.bcr.model`),
+never typed in.
+
+:func:`kit_employment_impacts` estimates the employment impacts the HLT application of the
+notebook uses, from a trial's data with the kit's own estimator (4-month survey outcome and
+12-month administrative outcome, per trial group), beside the published 12-month impacts;
+:func:`bcr_impacts` turns them into the ``{label: (impact, se)}`` mapping of
+:func:`hlt_replicate.bcr.hlt_bcr_table`.
 """
 from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import pandas as pd
+
+from hlt_replicate import vocab
 from hlt_replicate.bcr.rand import rand_input_value
+
+# --------------------------------------------------------------------------------------
+# The kit's own employment impacts for the HLT application
+# --------------------------------------------------------------------------------------
+#: The 4-month survey outcome and the 12-month administrative outcome used for the BCR.
+OUTCOME_4M = "paid_work"
+OUTCOME_12M = vocab.SUSTAINED_EMP_12M
+HORIZON_LABELS = {"12m": "12 months (admin., sustained employment)", "4m": "4 months (survey, in paid work)"}
+
+
+def kit_employment_impacts(data: pd.DataFrame, groups: Sequence[str] = vocab.GROUPS) -> pd.DataFrame:
+    """Employment impacts of offering IPS, estimated by the kit, one row per trial group.
+
+    * 4 months: ITT on ``paid_work`` among survey respondents, weighted (survey weights from
+      :func:`hlt_replicate.weighting.ipw_weights` if ``data`` has no ``weight`` column), SAP
+      controls, robust SE (:func:`hlt_replicate.impact.estimate_itt`, the report's
+      specification);
+    * 12 months: ITT on ``sustained_emp_12m`` (administrative data) among **all** recruits,
+      unweighted, SAP controls, no baseline counterpart.
+
+    Beside them: the published 12-month impact and stars (IES blog Table 1; SCR OOW's impact
+    is not printed and the targets file assumes one, ``kind_12m_published``), the kit's stars
+    under the blog's convention (* 90 %, ** 95 %, *** 99 %), and the 4-month impact derived
+    from the report's figures. Impacts are shares (0.04 = 4 percentage points).
+    """
+    from hlt_replicate.impact import estimate_itt, significance_stars
+    from hlt_replicate.teaching import published
+
+    if vocab.WEIGHT not in data:
+        from hlt_replicate.weighting import ipw_weights
+
+        data = data.assign(**{vocab.WEIGHT: ipw_weights(data)})
+    resp = data[data[vocab.RESPONDED] == 1]
+    adm = published(section="admin_12m", statistic=["impact", "stars"])
+    prim = published(section="primary_outcomes", variable=OUTCOME_4M, statistic="impact")
+    rows = []
+    for g in groups:
+        r4 = estimate_itt(resp, OUTCOME_4M, g)
+        r12 = estimate_itt(data, OUTCOME_12M, g, weights=None, baseline=False)
+        a = adm[adm["group"] == g].set_index("statistic")
+        p4 = prim[prim["group"] == g]
+        rows.append({
+            "group": g,
+            "impact_4m": r4.impact, "se_4m": r4.se, "p_4m": r4.p, "base_4m": r4.nobs,
+            "impact_4m_published": float(p4["value"].iloc[0]) if len(p4) else float("nan"),
+            "kind_4m_published": p4["kind"].iloc[0] if len(p4) else "",
+            "impact_12m": r12.impact, "se_12m": r12.se, "p_12m": r12.p, "base_12m": r12.nobs,
+            "stars_12m": significance_stars(r12.p, "section_4_3"),
+            "impact_12m_published": float(a.loc["impact", "value"]) if "impact" in a.index else float("nan"),
+            "stars_12m_published": (a.loc["stars", "value"] if "stars" in a.index else "").replace("none", ""),
+            "kind_12m_published": a.loc["impact", "kind"] if "impact" in a.index else "",
+        })
+    order = ["impact_12m", "se_12m", "p_12m", "stars_12m", "impact_12m_published", "stars_12m_published",
+             "kind_12m_published", "base_12m", "impact_4m", "se_4m", "p_4m", "impact_4m_published", "kind_4m_published",
+             "base_4m"]
+    out = pd.DataFrame(rows).set_index("group")[order]
+    out.attrs["note"] = ("impacts are shares; 4 months: ITT among weighted respondents (paid_work); "
+                         "12 months: ITT among all recruits, unweighted (sustained_emp_12m)")
+    return out
+
+
+def bcr_impacts(impacts: pd.DataFrame, horizons: Sequence[str] = ("12m", "4m")) -> dict[str, tuple[float, float]]:
+    """``{label: (impact, se)}`` for :func:`hlt_replicate.bcr.hlt_bcr_table` from
+    :func:`kit_employment_impacts`, one entry per group and horizon (``"12m"``, ``"4m"``)."""
+    out = {}
+    for h in horizons:
+        if h not in HORIZON_LABELS:
+            raise ValueError(f"horizon must be one of {list(HORIZON_LABELS)}, got {h!r}")
+        for g, row in impacts.iterrows():
+            out[f"{vocab.GROUP_LABELS.get(g, g)}, {HORIZON_LABELS[h]}"] = (float(row[f"impact_{h}"]), float(row[f"se_{h}"]))
+    return out
+
+
+def ips_cost_per_participant() -> float:
+    """RAND's IPS cost per participant (executive summary), from the transcribed inputs."""
+    return float(rand_input_value("summary", "ips_cost_per_participant"))
+
+
+def _kit_wmca_12m() -> tuple[float, float]:
+    """The kit's WMCA 12-month impact and SE on the default synthetic trial (exact, seed 0)."""
+    from hlt_replicate.teaching import load_trial
+
+    row = kit_employment_impacts(load_trial(0).data, groups=("WMCA_OOW",)).loc["WMCA_OOW"]
+    return float(row["impact_12m"]), float(row["se_12m"])
 
 # --------------------------------------------------------------------------------------
 # Expected answers (independent arithmetic on the transcribed inputs)
@@ -43,14 +138,14 @@ def _expected_3() -> float:
     return rand_input_value(3, "cost_per_participant") / _savings_per_outcome(3)
 
 
-HLT_EX4_IMPACT = 0.04  # illustrative: IES blog Table 1, WMCA sustained employment at 12 months (4 ppt)
 HLT_EX4_RATE = 0.035   # Green Book discount rate
 
 
 def _expected_4() -> int:
-    # Smallest T with impact x (B+D) x sum_{t<T} 1.035^-t / 750 >= 1 (full persistence)
-    c = rand_input_value("summary", "ips_cost_per_participant")
-    v = HLT_EX4_IMPACT * _savings_per_outcome(2) / c
+    # Smallest T with impact x (B+D) x sum_{t<T} 1.035^-t / cost >= 1 (full persistence),
+    # impact = the kit's WMCA 12-month estimate
+    c = ips_cost_per_participant()
+    v = _kit_wmca_12m()[0] * _savings_per_outcome(2) / c
     total, t = 0.0, 0
     while total * v < 1:
         total += (1 + HLT_EX4_RATE) ** -t
@@ -58,6 +153,27 @@ def _expected_4() -> int:
         if t > 200:
             raise RuntimeError("no break-even within 200 years")
     return t
+
+
+def _explanation_4() -> str:
+    from hlt_replicate import bcr
+
+    imp, se = _kit_wmca_12m()
+    c = ips_cost_per_participant()
+    v = _savings_per_outcome(2)
+    T = _expected_4()
+    r = bcr.hlt_bcr(imp, se, c, years=T, discounting=True)
+    lim = bcr.hlt_bcr(imp, se, c, years=500, discounting=True, persistence=0.8).bcr_government
+    tail = (f"it tends to {lim:.2f} however long the appraisal period, so it never pays back" if lim < 1 else
+            f"it still reaches 1 eventually, since it tends to {lim:.2f}, but only after "
+            f"{next(t for t in range(1, 501) if bcr.hlt_bcr(imp, se, c, years=t, discounting=True, persistence=0.8).bcr_government >= 1)} years")
+    return (
+        f"The kit estimates a WMCA 12-month impact of {imp:.3f} (s.e. {se:.3f}). At £{c:,.0f} per participant it returns "
+        f"{imp:.3f} x £{v:,.0f} = £{imp * v:,.0f} a year per participant. Discounted at 3.5% with full persistence, the "
+        f"cumulative return first exceeds the cost in year {T} (BCR {r.bcr_government:.2f}, 95% CI "
+        f"{r.ci_bcr_government_delta[0]:.2f}-{r.ci_bcr_government_delta[1]:.2f}: the interval still includes values "
+        f"below 1). With a 20% annual drop-off of benefits (persistence 0.8) {tail}."
+    )
 
 
 @dataclass(frozen=True)
@@ -68,7 +184,7 @@ class _Exercise:
     hints: tuple[tuple[Callable[[float, float], bool], str], ...]
     default_hint: str
     solution_code: str
-    explanation: str
+    explanation: str | Callable[[], str]  # a callable is evaluated when shown (numbers from the kit's estimates)
     integer: bool = False
 
 
@@ -147,19 +263,18 @@ EXERCISES: dict[int, _Exercise] = {
             (lambda a, x: a == x - 1, "One year short: check the BCR at that period is at least 1."),
             (lambda a, x: a > x, "Too long: find the *smallest* period with BCR >= 1."),
         ),
-        default_hint="Loop over years = 1, 2, ... with bcr.hlt_bcr(0.04, 0.013, years=T, discounting=True).",
+        default_hint=("Loop over years = 1, 2, ... with bcr.hlt_bcr(impact, se, years=T, discounting=True), the "
+                      "impact and se from the kit's WMCA 12-month estimate."),
         solution_code=(
+            "impacts = kit_employment_impacts(load_trial(0).data)\n"
+            "imp, se = impacts.loc['WMCA_OOW', ['impact_12m', 'se_12m']]\n"
             "answer = next(T for T in range(1, 51)\n"
-            "              if bcr.hlt_bcr(0.04, 0.013, years=T, discounting=True).bcr_government >= 1)\n"
-            "r = bcr.hlt_bcr(0.04, 0.013, years=answer, discounting=True)\n"
+            "              if bcr.hlt_bcr(imp, se, years=T, discounting=True).bcr_government >= 1)\n"
+            "r = bcr.hlt_bcr(imp, se, years=answer, discounting=True)\n"
             "print(f'{answer} years: BCR {r.bcr_government:.2f}, 95% CI {r.ci_bcr_government_delta[0]:.2f}-'\n"
             "      f'{r.ci_bcr_government_delta[1]:.2f}')"
         ),
-        explanation=(
-            "A 4-point impact at £750 returns 0.04 x £4,200 = £168 a year per participant. Discounted at 3.5% with "
-            "full persistence the cumulative return first exceeds £750 in year 5. With a 20% annual drop-off of "
-            "benefits (persistence 0.8) it never does: the BCR tends to 0.99 however long the appraisal period."
-        ),
+        explanation=_explanation_4,
     ),
 }
 
@@ -238,7 +353,8 @@ class Solution:
 def show_solution(n: int) -> Solution:
     """The worked solution to exercise ``n`` (hidden until clicked in Jupyter)."""
     ex = _exercise(n)
-    return Solution(n, ex.title, ex.solution_code, ex.explanation)
+    text = ex.explanation() if callable(ex.explanation) else ex.explanation
+    return Solution(n, ex.title, ex.solution_code, text)
 
 
 def solution(n: int, quiet: bool = True) -> float:
@@ -247,8 +363,9 @@ def solution(n: int, quiet: bool = True) -> float:
     import io
 
     from hlt_replicate import bcr
+    from hlt_replicate.teaching import load_trial
 
-    ns: dict[str, Any] = {"bcr": bcr}
+    ns: dict[str, Any] = {"bcr": bcr, "load_trial": load_trial, "kit_employment_impacts": kit_employment_impacts}
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf) if quiet else contextlib.nullcontext():
         exec(_exercise(n).solution_code, ns)  # noqa: S102 - our own, fixed solution code

@@ -126,10 +126,10 @@ def test_errors_are_specific(trial):
 
 # --- report tables -----------------------------------------------------------------------
 def test_significance_stars_conventions():
-    assert im.significance_stars(0.004) == "**"  # footnote 15: p < .01
-    assert im.significance_stars(0.004, "section_4_3") == "***"  # §4.3: 99 %
-    assert im.significance_stars(0.07) == "" and im.significance_stars(0.07, "section_4_3") == "*"
-    assert im.significance_stars(0.0009) == "***" and im.significance_stars(np.nan) == ""
+    assert im.significance_stars(0.004, "footnote_15") == "**"  # footnote 15: p < .01
+    assert im.significance_stars(0.004) == "***"  # default §4.3: 99 %
+    assert im.significance_stars(0.07, "footnote_15") == "" and im.significance_stars(0.07) == "*"
+    assert im.significance_stars(0.0009, "footnote_15") == "***" and im.significance_stars(np.nan) == ""
     assert im.significance_stars(0.02, (0.2, 0.1, 0.05)) == "***"
     with pytest.raises(InputError, match="convention"):
         im.significance_stars(0.01, "apa")
