@@ -92,16 +92,31 @@ class Goal:
     tol_se: float = 0.005
 
 
+def imbalance_direction(X: np.ndarray, T: np.ndarray, first_control: int = 2) -> np.ndarray:
+    """A covariate index ``u = sum_k (d_k / var_k) (x_k - mean_k)`` whose slope explains a gap
+    between the raw difference in means and the regression-adjusted impact: ``d_k`` is the
+    raw treatment-control imbalance of control ``k``. ``u`` lies in the span of the controls,
+    so adding it leaves the adjusted coefficient alone and moves the raw arm means; the
+    calibration then re-centres the arms, which moves the coefficient."""
+    Xc = X[:, first_control:]
+    d = Xc[T == 1].mean(axis=0) - Xc[T == 0].mean(axis=0)
+    v = Xc.var(axis=0)
+    ok = v > 1e-12
+    u = (Xc[:, ok] - Xc[:, ok].mean(axis=0)) @ (d[ok] / v[ok])
+    return u / (u.std() or 1.0)
+
+
 def _means(y, T):
     return y[T == 0].mean(), y[T == 1].mean()
 
 
-def _solve_shifts(est: LinearEstimator, y: np.ndarray, T: np.ndarray, g: Goal, free: np.ndarray | None = None) -> np.ndarray:
-    """Shifts (arm constants and a multiple of B_j) that hit the mean and coefficient targets.
-    Only rows in ``free`` move (all rows when ``None``); a non-boolean ``free`` scales
-    each row's share of the shift."""
+def _solve_shifts(est: LinearEstimator, y: np.ndarray, T: np.ndarray, g: Goal, free: np.ndarray | None = None,
+                  direction: np.ndarray | None = None) -> np.ndarray:
+    """Shifts (arm constants and a multiple of ``direction``, by default ``B_j``) that hit
+    the mean and coefficient targets. Only rows in ``free`` move (all rows when ``None``);
+    a non-boolean ``free`` scales each row's share of the shift."""
     f = np.ones_like(y) if free is None else free.astype(float)
-    c = est.c * f
+    c = (est.c if direction is None else direction) * f
     ctrl, trt = T == 0, T == 1
     rows, rhs, cols = [], [], []
     # unknowns: a_c (control shift), a_t (treatment shift), a (common shift), d (along c)
@@ -164,8 +179,14 @@ def continuous(
     max_iter: int = 200,
     free: np.ndarray | None = None,
     upper: np.ndarray | None = None,
+    direction: np.ndarray | None = None,
 ) -> np.ndarray:
     """Calibrate a continuous outcome to ``goal`` (means, coefficient, SE, control SD).
+
+    ``direction`` replaces ``B_j`` as the way to move the coefficient: with arm means fixed,
+    a direction in the span of the controls (see :func:`imbalance_direction`) moves the
+    adjusted impact away from the raw difference through the covariates' imbalance between
+    the arms, as in real data, instead of through a treatment-by-weight pattern.
 
     ``free`` marks the rows allowed to move (e.g. only positive weeks in work, so zeros stay
     zeros); ``upper`` gives per-row upper bounds (weeks at 16+ hours <= weeks in work).
@@ -185,7 +206,7 @@ def continuous(
         # with per-row caps, shifts are proportional to each row's room under its cap
         room = np.sqrt(np.maximum(hi - y, 0) * np.maximum(y - lo, 0)) + 0.05 * (hi - lo if np.ndim(hi) else 1)
         shape = fm * room if upper is not None else (None if free is None else fm)
-        y = _solve_shifts(est, y, T, goal, shape)
+        y = _solve_shifts(est, y, T, goal, shape, direction)
         y = np.where(fm, np.clip(y, lo, hi), y)
         if _met(est, y, T, goal, slack=0.3):
             break
@@ -424,7 +445,7 @@ def capped(
     goal: Goal,
     cap: np.ndarray,
     rng: np.random.Generator,
-    fill: float = 0.97,
+    fill: float = 1.0,
     max_steps: int = 3000,
 ) -> np.ndarray:
     """Semi-continuous outcome bounded by a per-row cap (weeks at 16+ hours <= weeks in
@@ -443,13 +464,13 @@ def capped(
     tg = np.array([goal.mean_c, goal.mean_t, goal.coef, goal.se], dtype=object)
     use = np.array([t is not None for t in tg])
     tgt = np.array([0.0 if t is None else float(t) for t in tg])
+    if goal.se is not None:
+        # a cap-bounded outcome's SE is easier to lower than to raise: aim a little high
+        tgt[3] = goal.se + 0.3 * goal.tol_se
     # score against the printed rounding (means +/-0.005), not the tighter aim other
     # calibrators use, so the search can trade mean precision for reaching the SE
     tm = max(goal.tol_mean, 0.0035)
     tol = np.array([tm, tm, goal.tol_coef, goal.tol_se])
-    tgt_se = goal.se
-    if goal.se is not None:  # aim a little inside the printed interval
-        tgt_se = goal.se
 
     def score(mc, mt, b, S):
         z = np.stack(np.broadcast_arrays(mc, mt, b, np.sqrt(est.hc1 * np.maximum(S, 0))))
@@ -517,4 +538,9 @@ def capped(
     if _met(est, y, T, goal, slack=0.5):
         return y
     tuned = continuous(est, y, T, goal, (0.0, np.inf), free=on, upper=cap)
-    return tuned if _met(est, tuned, T, goal, slack=0.9) else y
+
+    def total(v):
+        e = est.resid(v)
+        return float(score(v[T == 0].mean(), v[T == 1].mean(), float(c @ v), float(np.sum(c**2 * e**2))))
+
+    return tuned if total(tuned) < total(y) else y

@@ -152,7 +152,11 @@ def draw_outcomes(resp: pd.DataFrame, t: Targets, group: str, rng: np.random.Gen
             if upper is not None:
                 yy = cal.capped(est, yy, tt, goal, upper, rng)
             else:
-                yy = cal.continuous(est, yy, tt, goal, meta.bounds, free=free)
+                # the gap between raw difference and adjusted impact comes from the
+                # covariates' imbalance between arms (no treatment-by-covariate pattern)
+                ctrl0 = 2 if not iv else 2
+                u = cal.imbalance_direction(est.X, tt, first_control=ctrl0)
+                yy = cal.continuous(est, yy, tt, goal, meta.bounds, free=free, direction=u)
         col = df.columns.get_loc(outcome)
         df.iloc[pos, col] = yy
     return df.drop(columns=["_weeks_cap"], errors="ignore"), truth
