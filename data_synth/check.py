@@ -158,10 +158,10 @@ def calibration_report(data: pd.DataFrame, targets: str | Targets | None = None,
             status.append("published inconsistency")
             continue
         a, v = r["achieved"], r["value"]
-        if isinstance(v, str) or isinstance(a, str):
+        if a is None or (isinstance(a, float) and np.isnan(a)):
+            ok = None  # not computed here (e.g. stars, WY p-values: see the scorecard)
+        elif isinstance(v, str) or isinstance(a, str):
             ok = str(a) == str(v)
-        elif a is None or (isinstance(a, float) and np.isnan(a)):
-            ok = None
         else:
             ok = abs(float(a) - float(v)) <= r["tol"] + 1e-9
         if not r["target"]:

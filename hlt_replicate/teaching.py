@@ -6,7 +6,9 @@ Nothing here is specific to one lesson; the lessons live in :mod:`hlt_replicate.
 
 * :func:`load_trial` — the synthetic trial of :mod:`data_synth` (data with survey weights,
   truth, manifest), generated once per ``(seed, mode)`` and handed out as a fresh copy, so a
-  notebook may modify it freely;
+  notebook may modify it freely; cached in memory and on disk (:func:`disk_cached`, keyed by
+  a fingerprint of the generator's source) so that each notebook's fresh kernel does not
+  regenerate it;
 * :func:`published` — published (or derived/assumed) numbers of the targets file, one row
   each, so a notebook can show "published vs reproduced" without typing a number in;
 * :class:`View` — what a widget callback returns: a title, a few tables and a figure, shown
@@ -32,7 +34,7 @@ import math
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -333,8 +335,13 @@ def check_set(answer: Any, expected: Iterable[str]) -> tuple[bool, str | None]:
 @dataclass(frozen=True)
 class Exercise:
     """One exercise. ``expected()`` computes the answer from the data (never typed in);
-    ``kind`` is number / integer / choice / set; ``hints`` are (test(answer, expected),
-    text) pairs tried in order on a wrong answer, then ``default_hint``."""
+    ``kind`` is number / integer / choice / set; ``tol`` is the accepted distance from the
+    expected number (or a function of the expected number, e.g. for a Monte Carlo p-value);
+    ``hints`` are (test(answer, expected), text) pairs tried in order on a wrong answer, then
+    ``default_hint``."""
+
+    def tolerance(self, expected: Any) -> float:
+        return float(self.tol(expected)) if callable(self.tol) else float(self.tol)
 
     key: str
     title: str
@@ -343,7 +350,7 @@ class Exercise:
     explanation: str
     default_hint: str
     kind: str = "number"
-    tol: float = 0.0
+    tol: float | Callable[[Any], float] = 0.0
     choices: tuple[str, ...] = ()
     hints: tuple[Hint, ...] = ()
 
@@ -386,7 +393,7 @@ class ExerciseSet:
             return CheckResult(key, False, f"✗ {key}: put your answer in place of None and run the cell again.")
         x = ex.expected()
         if ex.kind in ("number", "integer"):
-            ok, problem = check_number(answer, x, ex.tol, integer=ex.kind == "integer")
+            ok, problem = check_number(answer, x, ex.tolerance(x), integer=ex.kind == "integer")
         elif ex.kind == "choice":
             ok, problem = check_choice(answer, x, ex.choices)
         else:
@@ -432,18 +439,3 @@ def near(value: float, tol: float) -> Callable[[Any, Any], bool]:
         return n is not None and abs(n - value) <= tol
 
     return test
-
-
-def near_fn(fn: Callable[[float], float], tol: float) -> Callable[[Any, Any], bool]:
-    """A hint test: the answer is within ``tol`` of ``fn(expected)``."""
-
-    def test(a, x):
-        n = _as_number(a)
-        return n is not None and abs(n - fn(float(x))) <= tol
-
-    return test
-
-
-def options(mapping: Mapping[str, Any] | Sequence[Any]) -> list:
-    """Widget ``options`` from a mapping (label -> value) or a sequence."""
-    return list(mapping.items()) if isinstance(mapping, Mapping) else list(mapping)

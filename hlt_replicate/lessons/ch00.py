@@ -238,16 +238,19 @@ def calibration_view(report: pd.DataFrame, table: str = ALL_TABLES, status: str 
     ax1.set_xlabel("Cells of the targets file")
     ax1.legend(fontsize=6.5, frameon=False, loc="lower right")
     ax1.spines[["top", "right"]].set_visible(False)
-    num = rows[[not isinstance(v, str) and not isinstance(a, str) for v, a in zip(rows["value"], rows["achieved"])]]
+    num = rows.loc[np.array([not isinstance(v, str) and not isinstance(a, str) for v, a in zip(rows["value"], rows["achieved"])], bool)]
     v = pd.to_numeric(num["value"], errors="coerce")
     a = pd.to_numeric(num["achieved"], errors="coerce")
-    ok = v.notna() & a.notna()
+    ok = (v.notna() & a.notna()).to_numpy()
     if ok.any():
-        ax2.scatter(v[ok], a[ok], s=12, c=[colours.get(s, "0.5") for s in num.loc[ok, "status"]])
-        lo, hi = float(min(v[ok].min(), a[ok].min())), float(max(v[ok].max(), a[ok].max()))
-        ax2.plot([lo, hi], [lo, hi], color="0.3", lw=0.8, ls="--")
-        ax2.set_xlabel("Published (as printed)")
-        ax2.set_ylabel("Achieved by the synthetic data")
+        # distance from the printed value in half-units of its last printed digit: |z| <= 1 rounds to the print
+        half = 0.5 * 10.0 ** -num["decimals"].astype(float)
+        z = ((a - v) / half).clip(-5, 5)[ok]
+        ax2.axhspan(-1, 1, color="#1a7f37", alpha=0.12, lw=0)
+        ax2.scatter(np.arange(len(z)), z, s=12, c=[colours.get(st, "0.5") for st in num.loc[ok, "status"]])
+        ax2.set_ylim(-5.5, 5.5)
+        ax2.set_xlabel("Cells selected (in the report's order)")
+        ax2.set_ylabel("Achieved − published\n(half-units of the last printed digit)")
     else:
         ax2.text(0.5, 0.5, "no numeric cells selected", ha="center", va="center", transform=ax2.transAxes)
     ax2.set_title(f"{table}, {status.lower() if status != ALL_STATUSES else 'all statuses'}: {len(rows)} cells", fontsize=9)
@@ -365,7 +368,7 @@ EXERCISES = ExerciseSet(
                 "print(f'reproduced {answer:.2f}; published {pub.printed.iloc[0]}')"
             ),
             explanation=(
-                "Respondents had far more sessions than the treatment group as a whole (about 13 against 8 in WMCA): the "
+                "Respondents had more sessions than the treatment group as a whole (Table 4-6 prints both columns): the "
                 "more engaged recruits were more likely to answer the survey, which is why the report worries about "
                 "the representativeness of the 4-month sample (§4.2.2)."
             ),

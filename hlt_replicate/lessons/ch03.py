@@ -20,6 +20,8 @@ Exercises ``ex1``-``ex4``: :func:`check`, :func:`show_solution`, :func:`solution
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -27,7 +29,7 @@ from matplotlib.figure import Figure
 from .. import impact as im
 from .. import vocab
 from ..charts import CONTROL_COLOUR, TREATMENT_COLOUR, forest_plot, impact_chart
-from ..teaching import Exercise, ExerciseSet, View, load_trial, printed, published, respondents
+from ..teaching import Exercise, ExerciseSet, View, load_trial, published, respondents
 
 SUSTAINED = vocab.SUSTAINED_EMP_12M
 #: Control sets offered by the widget: key -> (label, controls, baseline-of-outcome).
@@ -42,6 +44,15 @@ _PUB_STATS = {
     "participation": ("iv_impact", "iv_se", "iv_sd_s", "stars", "iv_base"),
 }
 COLUMNS = ("Control", "Treatment", "Impact", "S.E.", "sd.s", "", "Base")
+
+
+def stars_rule(convention: str | None = None) -> str:
+    """The thresholds of a star convention (default: the kit's, that of
+    :func:`hlt_replicate.impact.significance_stars`) in words."""
+    if convention is None:
+        convention = inspect.signature(im.significance_stars).parameters["convention"].default
+    one, two, three = im.STAR_CONVENTIONS[convention]
+    return f"*** p<{three:g}, ** p<{two:g}, * p<{one:g}"
 
 
 def outcome_label(outcome: str) -> str:
@@ -146,8 +157,8 @@ def impact_view(
     table = pd.DataFrame(lines).T[list(COLUMNS)]
     title = f"{outcome_label(outcome)}, {vocab.GROUP_LABELS[group]}" + (" (participation, IV)" if kind == "participation" else "")
     fig = impact_chart(res, title=title)
-    note = (f"{CONTROL_SETS[controls][0]}; survey weights {'on' if weights else 'off'}. Stars: unadjusted p, footnote 15's "
-            "thresholds (*** p<0.001, ** p<0.01, * p<0.05); the report's stars use Westfall-Young adjusted p-values.")
+    note = (f"{CONTROL_SETS[controls][0]}; survey weights {'on' if weights else 'off'}. Stars: {stars_rule()}, from the "
+            "unadjusted p-value; the report's stars use Westfall-Young adjusted p-values.")
     return View(title=title, tables={"": table}, figure=fig, note=note)
 
 
@@ -409,9 +420,9 @@ EXERCISES = ExerciseSet(
                 "print(f'impact {res.impact:.2f} points / SD {res.sd:.2f} = {answer:.3f} SD')"
             ),
             explanation=(
-                "About 0.83 SWEMWBS points on a standard deviation of about 4.5: 0.18 SD, which the report (footnote 13, "
-                "Cohen's convention) calls small. Effect sizes let you compare outcomes on different scales; statistical "
-                "significance depends on the standard error instead."
+                "Under one SWEMWBS point on a standard deviation of several points: under a fifth of an SD, which the "
+                "report (footnote 13, Cohen's convention) calls small. Effect sizes let you compare outcomes on different "
+                "scales; statistical significance depends on the standard error instead."
             ),
         ),
         Exercise(
@@ -433,8 +444,8 @@ EXERCISES = ExerciseSet(
                 "print(f'ITT {b.itt:.4f} / first stage {b.first_stage:.3f} = {b.bloom:.4f}; 2SLS {b.iv:.4f}')"
             ),
             explanation=(
-                "Only about 3% of SCR IW treatment-group respondents attended no IPS session, so the first stage is about "
-                "0.97 and the participation impact is the ITT scaled up by about 3%: the report's 'in effect, such "
+                "Only a few per cent of SCR IW treatment-group respondents attended no IPS session (Table 4-6), so the "
+                "first stage is close to 1 and the participation impact is the ITT scaled up a little: the report's 'in effect, such "
                 "estimates merely scale up' the ITT (§4.3). 2SLS with assignment as the instrument equals the ratio "
                 "exactly when both stages use the same controls and weights."
             ),

@@ -8,8 +8,9 @@ Usage (from the repository root)::
 
 Each notebook is a list of markdown and code cells below. After executing a notebook with
 nbclient (in ``notebooks/``, a fresh kernel each), the script strips every output except those
-of cells whose first line is ``# NBVAL_CHECK_OUTPUT`` (``pytest --nbval-lax`` compares them),
-removes widget state (``metadata.widgets``) and execution counts, gives cells stable ids,
+of cells whose first line is ``# NBVAL_CHECK_OUTPUT`` (``pytest --nbval-lax`` compares them;
+they keep a deterministic execution count, without which nbval skips them), removes widget
+state (``metadata.widgets``) and all other execution counts, gives cells stable ids,
 and prints each notebook's run time and stored size.
 
 The notebooks are thin: narrative, a few calls into :mod:`hlt_replicate`, charts and a widget
@@ -90,6 +91,7 @@ def nb00() -> list:
         | **01 · randomisation** | complete and blocked assignment, balance, randomisation inference | Tables 4-1 to 4-4 |
         | **02 · non-response and weighting** | response gap, propensity weights, trimming, raking, diagnostics | Tables 4-1 to 4-5 |
         | **03 · impact estimation** | ITT by weighted OLS, effect sizes, pooled groups, subgroups, participation (IV), 12-month truth | Figures 4-2 to 4-4, Tables 4-8 to 4-15, blog Table 1 |
+        | 04 · multiple testing | Westfall–Young, the SAP decision rule, the stars | Table 4-5, stars of Tables 4-8 to 4-15 |
         | 05 · benefit-cost ratios | RAND's business cases and the HLT | RAND Tables 1 to 4 |
         """),
         code("""
@@ -525,12 +527,15 @@ def nb02() -> list:
         """),
         code("""
         %matplotlib inline
+        import os
+
         import numpy as np
         import pandas as pd
         from IPython.display import display
 
         from hlt_replicate import charts, vocab
         from hlt_replicate import weighting as wt
+        from hlt_replicate.multiple_testing import sap_decision_rule
         from hlt_replicate.teaching import load_trial
         from hlt_replicate.lessons import ch02 as lesson
         from hlt_replicate.lessons.ch02 import check, show_solution
@@ -539,6 +544,9 @@ def nb02() -> list:
         trial = load_trial()
         data = trial.data
         """),
+        code("""
+        N_WY = int(os.environ.get("HLT_CI_WY", 2000))   # Westfall-Young permutations for Table 4-5
+        """, tags=("parameters",)),
         md("""
         ## 1 · Table 4-1: the response gap
 
@@ -627,13 +635,24 @@ def nb02() -> list:
         5 points between the arms **and** baseline job-search efficacy, employment, health or wellbeing differ
         significantly between responding arms (weighted regressions on the controls, Westfall–Young adjusted), **then**
         the survey outcomes are demoted and the administrative outcomes become primary. The gap exceeds 5 points in SCR,
-        so Table 4-5 applies the second test:
+        so Table 4-5 applies the second test. The differences and standard errors are calibration targets. The
+        Westfall–Young p-values (adjusted over the five outcomes of each group, `hlt_replicate.multiple_testing`) are
+        only compared:
         """),
-        code("lesson.table_4_5(data)"),
+        code("lesson.table_4_5(data, reps=N_WY)"),
         md("""
-        The SWEMWBS row of the published table repeats the "looking for work" row digit for digit, so the targets file
-        flags it as a published inconsistency and does not aim at it. No difference is significant, so the rule leaves
-        the primary outcomes as they are, as the report concludes.
+        `hlt_replicate.multiple_testing.sap_decision_rule` applies the whole rule to one group (response gap, then the
+        adjusted tests) and says why it does or does not trigger:
+        """),
+        code("""
+        for g in vocab.GROUPS:
+            print(sap_decision_rule(data, g, reps=N_WY).summary())
+        """),
+        md("""
+        An unadjusted p-value can dip close to or below 0.05 (look at the EQ5D5L rows). The rule uses adjusted p-values,
+        and after the adjustment none is significant, so the primary outcomes stand, as the report concludes. The
+        SWEMWBS row of the published table repeats the "looking for work" row digit for digit, so the targets file flags
+        it as a published inconsistency and does not aim at it.
 
         ## 7 · The truth: estimated against true propensities
 
@@ -800,15 +819,18 @@ def nb03() -> list:
         md("""
         The report's stars come from p-values "adjusted to take account of multiple testing" (algorithm 2.8 of Westfall
         and Young, 1993). This is a resampling step-down procedure that controls the chance of any false positive across
-        the table's outcomes while respecting their correlation. Its thresholds (footnote 15: *** p<0.001, ** p<0.01,
-        * p<0.05) disagree with §4.3's description (90/95/99%). The printed stars fit footnote 15. With adjusted p-values:
+        the table's outcomes while respecting their correlation. The report gives two different sets of thresholds:
+        §4.3 says 90/95/99% significance, and footnote 15 says p<0.05/0.01/0.001. `im.STAR_CONVENTIONS` holds both, and
+        the kit's default is the one printed below. With adjusted p-values:
         """),
+        code("print(lesson.stars_rule())"),
         code("""
         lesson.secondary_comparison(data, "SCR_IW", p_adjust="wy", reps=N_WY)[["Impact", "S.E.", "stars", "published stars"]]
         """),
         md("""
-        The synthetic data are calibrated to the published impacts and standard errors, and the stars follow from them
-        up to the resampling. WMCA OOW, Table 4-14:
+        The impacts and standard errors are calibration targets, but the stars are not. Once the p-values are adjusted,
+        the stars mostly agree with the printed ones. Unadjusted, more outcomes would earn a star (the widget in section 9
+        shows unadjusted stars). WMCA OOW, Table 4-14:
         """),
         code('lesson.secondary_comparison(data, "WMCA_OOW")'),
         md("""
@@ -944,7 +966,7 @@ def nb03() -> list:
           reported in units and in control-group standard deviations.
         * The kit reproduces the group tables (4-8, 4-10, 4-14) to the printed digit. The pooled tables follow from the
           group data, and where they do not match, the report's printed rows are often inconsistent with its group tables.
-        * The stars use Westfall–Young adjusted p-values under footnote 15's thresholds. Subgroup analysis is exploratory.
+        * The stars use Westfall–Young adjusted p-values. The report states two star conventions. Subgroup analysis is exploratory.
           In the synthetic trial all subgroup variation is chance.
         * Participation impacts are ITT ÷ first stage (2SLS = Bloom ratio). They are close to the ITT because almost
           everyone offered IPS took it up.
@@ -952,7 +974,7 @@ def nb03() -> list:
           outcome, observed for all, separates non-response bias from noise: weighting can remove only the part of
           the bias that the response model sees.
 
-        Next: **05 · benefit-cost ratios** puts a value on these impacts.
+        Next: **04 · multiple testing** takes the stars apart, and **05 · benefit-cost ratios** puts a value on these impacts.
         """),
     ]
 
@@ -981,16 +1003,22 @@ def build(name: str) -> nbf.NotebookNode:
 def strip(nb: nbf.NotebookNode) -> nbf.NotebookNode:
     """Keep outputs of NBVAL_CHECK_OUTPUT cells only; no execution counts, timings or widget state."""
     nb.metadata.pop("widgets", None)
+    nb.metadata["language_info"] = {"name": "python"}  # not the executing Python's version
+    n_code = 0
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
+        n_code += 1
         cell.execution_count = None
         if cell.source.splitlines()[0].strip() == CHECK:
+            # nbval skips a cell with outputs but no execution count ("unrun reference cell"):
+            # number checked cells by their position, which is deterministic.
+            cell.execution_count = n_code
             cell.outputs = [o for o in cell.outputs if o.get("output_type") in ("stream", "execute_result", "display_data")]
             for o in cell.outputs:
                 if "execution_count" in o:
-                    o["execution_count"] = None
+                    o["execution_count"] = n_code
         else:
             cell.outputs = []
     return nb
