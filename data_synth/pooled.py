@@ -125,9 +125,12 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
     cache: dict = {}
 
     def _estimator(rows, outcome, iv=False):
-        """Designs depend on the rows and controls, not on y: build each once."""
+        """Designs depend on the rows and controls, not on y: build each once per outcome
+        (the cache holds one outcome's estimators at a time, bounding memory at --scale)."""
         key = (outcome, iv, tuple(rows.index[rows[outcome].notna()]))
         if key not in cache:
+            if any(k[0] != outcome for k in cache):
+                cache.clear()
             cache[key] = _build(rows, outcome, iv=iv)
         return cache[key]
 

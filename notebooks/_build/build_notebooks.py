@@ -1,4 +1,4 @@
-"""Build notebooks 00-03 from this file, execute them, and keep only the checked outputs.
+"""Build notebooks 00-03 and 06 from this file, execute them, and keep only the checked outputs.
 
 Usage (from the repository root)::
 
@@ -979,11 +979,245 @@ def nb03() -> list:
     ]
 
 
+# =========================================================================================
+# 06 · The replication scorecard
+# =========================================================================================
+def nb06() -> list:
+    return [
+        md("""
+        # 06 · The replication scorecard: every published number beside the kit's
+
+        The lessons so far reproduced the report's tables one at a time. This notebook puts **every published number the
+        kit can speak to** in one table, the *scorecard*: each printed cell of the 4-month report (DWP research report
+        1033), of the IES blog's 12-month table and of RAND's business cases, beside the value the kit computes from the
+        synthetic trial with its own estimators. It is what `hlt-replicate run` writes to `scorecard.csv`.
+
+        A scorecard also makes you read the report critically. Some printed cells could not come out of *any* dataset:
+        they contradict other printed cells. The kit's **audit** finds them from the printed numbers alone.
+
+        **Learning objectives.** By the end of this notebook you should be able to
+        1. build the scorecard of a trial and read its match rate over the reproducible cells;
+        2. say what *match*, *close*, *miss* and *published-inconsistent* mean, and why the last are not scored;
+        3. read a published table critically: duplicated rows, impossible bases, impossible means, effect sizes that
+           contradict their impacts, and two star conventions;
+        4. explain why a real replication, one random draw, cannot expect exact matches, using the kit's sampled mode.
+
+        **Report tables covered:** all of chapter 4 (Tables 4-1 to 4-15) and its prose, with a closer look at Tables 4-5,
+        4-6, 4-11, 4-12 and 4-13 and the star conventions of §4.3 and footnote 15; chapter 3's bases; the IES blog's
+        Table 1; RAND Tables 1 to 4.
+        """),
+        code("""
+        %matplotlib inline
+        import os
+
+        import pandas as pd
+        from IPython.display import display
+
+        from hlt_replicate.lessons import ch06 as lesson
+        from hlt_replicate.lessons.ch06 import check, show_solution
+        from hlt_replicate.teaching import published
+
+        pd.set_option("display.width", 160)
+        pd.set_option("display.max_colwidth", 120)
+        """),
+        code("""
+        REPS = int(os.environ.get("HLT_REPS", 1000))          # Westfall-Young resamples (hlt-replicate run --reps)
+        SEED = int(os.environ.get("HLT_SEED", 0))             # the trial's seed (--seed)
+        MODE = os.environ.get("HLT_MODE", "exact")            # exact or sampled (--mode)
+        DATA = os.environ.get("HLT_DATA")                     # the run's generated trial, when run by hlt-replicate
+        N_SEEDS = int(os.environ.get("HLT_CI_SEEDS", 3))      # sampled-mode seeds in section 3
+        SAMPLED_REPS = int(os.environ.get("HLT_CI_SAMPLED_REPS", 200))  # resamples per sampled seed (kept fast)
+        """, tags=("parameters",)),
+        md("""
+        ## 1 · The scorecard
+
+        `lesson.scorecard()` calls `hlt_replicate.scorecard.build_scorecard` on the synthetic trial (seed 0, exact mode
+        unless `hlt-replicate run` says otherwise). For each published cell it reads the printed value from the project's
+        one transcription of the reports (the targets file and `published_extra.yaml`, each cell with its source line)
+        and recomputes the value from the data: response rates, balance tables, Westfall–Young adjusted p-values, impact
+        tables, participation impacts, prose claims and RAND's ratios. Each cell gets a **status**:
+
+        * **match**: the reproduced value rounds to the printed one (a label such as stars or "weak evidence" is equal);
+        * **close**: within one published standard error of the same row (impacts) or one unit of the last printed
+          digit; for stars and significance bands, one step away;
+        * **miss**: anything else;
+        * **published-inconsistent**: no dataset could print this value, because it contradicts other printed cells.
+          The audit (section 2) or the targets file says why. These cells are **not scored**.
+
+        The **match rate** is the share of *reproducible* cells (match, close or miss) that match.
+        """),
+        code("""
+        card = lesson.scorecard(seed=SEED, mode=MODE, reps=REPS, data_dir=DATA)
+        lesson.match_summary(card)
+        """),
+        md("""
+        One cell of each status. Read the `note` column: it names the estimator behind the value, or, for a close or
+        missed cell, the group of cells the generator does not calibrate (the baseline tables' weighted columns and
+        p-values, for example). For a published-inconsistent cell, the note gives the arithmetic.
+        """),
+        code("lesson.status_examples(card)"),
+        md("""
+        The key result, stored in the notebook and checked in CI: Table 4-1 (numbers randomised and surveyed) and
+        Table 4-8 (SCR IW impacts), the two tables the calibration aims at most directly, match cell for cell.
+        """),
+        code(f"""
+        {CHECK}
+        print(lesson.status_counts(card, ["Table 4-1", "Table 4-8"]).to_string())
+        print("published-inconsistent cells in all:", int((card["status"] == "published-inconsistent").sum()))
+        """),
+        md("""
+        By table, in reading order. The baseline tables (4-2 to 4-4) miss most: the generator calibrates the population
+        column, not the weighted sample and arm columns or their p-values. The pooled-SCR tables (4-12, 4-13, 4-15)
+        follow from the group data, so where a pooled cell misses, check whether the report's own group tables agree
+        with it.
+        """),
+        code("lesson.status_counts(card)"),
+        md("""
+        Filter the scorecard by table and status. Things to try: Table 4-12 with status *published-inconsistent*; the
+        *miss* cells of Table 4-2; the *close* cells of Table 4-15; the RAND tables.
+        """),
+        widget_cell("""
+        import ipywidgets as widgets
+
+        scorecard_controls = lesson.scorecard_controls(card)
+
+
+        def _show_scorecard(table, status, max_rows):
+            display(lesson.scorecard_view(card, table, status, max_rows))
+
+
+        scorecard_out = widgets.interactive_output(_show_scorecard, scorecard_controls)
+        display(widgets.VBox([widgets.HBox(list(scorecard_controls.values())), scorecard_out]))
+        """),
+        md("""
+        ## 2 · The audit: reading a published table critically
+
+        `hlt_replicate.audit.audit_reports()` needs no data at all. It checks the arithmetic every printed cell must
+        obey, allowing for rounding: totals add up, shares sum to one, a pooled base is the sum of its groups' bases, a
+        mean lies within what its own distribution allows, an effect size agrees with its impact and a plausible
+        standard deviation, stars agree with impact/S.E. Each check is *consistent*, *inconsistent* (no dataset could
+        print it), *convention* (holds under one stated convention only) or *notable*.
+        """),
+        code("""
+        aud = lesson.audit()
+        lesson.audit_summary(aud)
+        """),
+        md("""
+        ### A duplicated row (Table 4-5)
+
+        Table 4-5 compares baseline measures of the two arms among respondents. One row is a cell-for-cell copy of
+        another. The copy could still be a coincidence, so the audit asks whether the copied numbers could belong to
+        the row they sit in: a standard error implies a standard deviation, given the number of respondents, and the
+        implied one fits a 0/1 variable, not a wellbeing scale.
+        """),
+        code('lesson.finding_view(aud, card, "duplicated row")'),
+        md("""
+        ### An impossible base (Table 4-12)
+
+        Table 4-12 pools SCR's two groups. A pooled base counts each respondent once, so it can be at most the number of
+        respondents (Table 4-1) and should equal the sum of the groups' bases in Tables 4-8 and 4-10. The
+        life-satisfaction row fails both tests, and its numbers repeat Table 4-15's row: another copy. The kit still
+        reproduces the row from the pooled data (look at the `reproduced` column), but does not score it.
+        """),
+        code('lesson.finding_view(aud, card, "impossible base")'),
+        md("""
+        ### Effect sizes that contradict their impacts (Tables 4-11 and 4-13)
+
+        An effect size is the impact divided by the outcome's standard deviation, so the two printed numbers imply a
+        standard deviation. For health (EQ5D5L), a non-zero impact printed as zero standard deviations would need a
+        standard deviation larger than the scale allows. For wellbeing, the printed effect size would need a standard
+        deviation far smaller than the residual spread that the row's own S.E. implies. The summary prose gives yet
+        another value.
+        """),
+        code('lesson.finding_view(aud, card, "effect size")'),
+        md("""
+        ### Means below their distribution's minimum (Table 4-6)
+
+        Table 4-6 gives the distribution of IPS sessions in bins and the mean. Put every recruit at the lowest count of
+        their bin and you get the smallest mean the distribution allows. The printed means of the *all treatment-group
+        recruits* column fall below that bound in every trial group, so they cannot be means of the printed
+        distributions. (Exercise 3 asks you to compute the bound.)
+        """),
+        code('lesson.finding_view(aud, card, "impossible mean")'),
+        md("""
+        ### Two star conventions (§4.3 and footnote 15)
+
+        The report states two rules for its stars: §4.3 says one, two or three asterisks mark significance at 90, 95 and
+        99%, and a footnote gives p < .05/.01/.001. Almost every printed star fits both. The audit lists the cells that
+        fit only one, and the prose calling a one-star result "weak evidence" follows §4.3. The scorecard reproduces stars
+        under §4.3 and notes the footnote's in each cell.
+        """),
+        code('lesson.finding_view(aud, card, "stars")'),
+        md("""
+        ## 3 · Sampling variation: why a real replication cannot expect exact matches
+
+        The exact trial is calibrated so that the kit's estimators return the published marginals. A real replication
+        with the real microdata would also match, up to differences in method. But the true job of a replication is
+        different: a *new* trial, or a new survey, is one random draw. The kit's **sampled** mode runs the same
+        data-generating process without the final calibration. Here are a few sampled seeds (CI-sized: few seeds and
+        few Westfall–Young resamples) beside the exact trial. `hlt-replicate run --mode sampled` scores twenty.
+        """),
+        code("""
+        exact = card if MODE == "exact" else lesson.scorecard(seed=SEED, mode="exact", reps=REPS)
+        cards = lesson.sampled_cards(seeds=range(SEED + 1, SEED + 1 + N_SEEDS), reps=SAMPLED_REPS)
+        lesson.sampling_view(exact, cards)
+        """),
+        md("""
+        The match rate collapses, yet nothing is wrong: the impacts scatter around the published values by about one
+        published standard error, which is what a standard error means. Compare the spread over seeds with the
+        published S.E. of each SCR IW impact:
+        """),
+        code('lesson.cell_spread(exact, cards, table="Table 4-8", statistic="impact")'),
+        md("""
+        So judge a replication by *close* (within a standard error) and by whether the conclusions hold (signs,
+        significance bands), not by exact matches. Exact matches are what you expect from the same data and the same
+        code; a different draw gives close ones.
+
+        ## 4 · Exercises
+
+        Exercises 1 to 3 use the exact trial (seed 0), exercise 4 the sampled seeds 1 to 3.
+        """),
+        *exercise("ex1", """
+        **Exercise 1 (the match rate).** What share of the *reproducible* cells of the exact trial's scorecard match
+        (a number between 0 and 1)?
+        """, "a share between 0 and 1"),
+        *exercise("ex2", """
+        **Exercise 2 (Table 4-12).** By how many respondents does Table 4-12's printed base for life satisfaction
+        exceed the sum of the same row's bases in Tables 4-8 (SCR IW) and 4-10 (SCR OOW)? Read the printed cells with
+        `published(...)`.
+        """, "a whole number of respondents"),
+        *exercise("ex3", """
+        **Exercise 3 (Table 4-6).** Put every WMCA OOW treatment-group recruit at the lowest number of IPS sessions of
+        their bin (the *all* column, `statistic="pct_all"`). What mean number of sessions does that give? Compare it with
+        the printed mean.
+        """, "a number of sessions"),
+        *exercise("ex4", """
+        **Exercise 4 (sampling).** Which Table 4-1 statistic matches in every sampled seed: `"randomised"`,
+        `"respondents"` or `"response_pct"`? Why?
+        """, "one of the three names, as a string"),
+        md("""
+        ## Summary
+
+        * The scorecard sets every published number beside the kit's. The match rate counts only reproducible cells:
+          published-inconsistent cells, which no dataset could print, are listed with their reason and not scored.
+        * The exact synthetic trial matches Table 4-1 and the group impact tables cell for cell. Its misses sit in what
+          the generator does not calibrate: the baseline tables' weighted columns and p-values, some pooled cells.
+        * Reading a table critically means checking its arithmetic: rows copied in typesetting (Tables 4-5, 4-12),
+          bases larger than the sample, means outside their distribution (Table 4-6), effect sizes that contradict
+          their impacts (Tables 4-11, 4-13), and two star conventions. The audit finds all of these from the printed
+          numbers alone.
+        * One random draw of the same process matches far fewer cells, but lands within about a standard error. A real
+          replication should be judged by *close* and by its conclusions, not by exact matches.
+        """),
+    ]
+
+
 NOTEBOOKS = {
     "00_start_here.ipynb": nb00,
     "01_randomisation.ipynb": nb01,
     "02_nonresponse_weighting.ipynb": nb02,
     "03_impact_estimation.ipynb": nb03,
+    "06_replication_scorecard.ipynb": nb06,
 }
 
 
