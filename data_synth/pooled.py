@@ -125,12 +125,12 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
     cache: dict = {}
 
     def _estimator(rows, outcome, iv=False):
-        """Designs depend on the rows and controls, not on y: build each once per outcome
-        (the cache holds one outcome's estimators at a time, bounding memory at --scale)."""
+        """Designs depend on the rows and controls, not on y: build each once (the cache is
+        emptied when it passes 256 MB, bounding memory at --scale)."""
         key = (outcome, iv, tuple(rows.index[rows[outcome].notna()]))
         if key not in cache:
-            if any(k[0] != outcome for k in cache):
-                cache.clear()
+            if sum(e[0].B.nbytes for e in cache.values()) > 256 * 2**20:
+                cache.clear()  # bounded memory at --scale
             cache[key] = _build(rows, outcome, iv=iv)
         return cache[key]
 
@@ -147,7 +147,6 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
             gap = target - est_p.coef(y)
             if abs(gap) <= 0.4 * tol:
                 continue
-            moved = True
             groups = df.loc[idx, vocab.GROUP].to_numpy()
             T = df.loc[idx, vocab.TREAT].to_numpy()
             cons, group_c = [], {}
@@ -181,8 +180,9 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
                 if outcome == "paid_work":
                     down_ok = np.nan_to_num(df.loc[idx, "work16"].to_numpy(float), nan=0.0) == 0
                 y_try = _binary_pooled(est_p.c, group_c, groups, T, y, gap, tol, rng, up_ok, down_ok)
-                if keeps_groups(y_try):
+                if not np.array_equal(y_try, y) and keeps_groups(y_try):
                     df.loc[idx, outcome] = y_try
+                    moved = True
                 continue
             A = np.column_stack(cons)
             lo, hi = (np.full(len(y), float(b)) for b in meta.bounds)
@@ -208,8 +208,9 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
                     movable &= ~bad
                     continue
                 y_new = np.clip(y_new + step, lo, hi)
-            if keeps_groups(y_new):
+            if not np.array_equal(y_new, y) and keeps_groups(y_new):
                 df.loc[idx, outcome] = y_new
+                moved = True
         if not moved:
             break
     return df
