@@ -20,10 +20,17 @@ pairs of cases within an arm (one 0->1, one 1->0) chosen so that ``b`` moves by 
 needed amount, since a swap moves it by exactly ``B_jj' - B_ji``. Integer outcomes use
 +1/-1 pairs the same way. The estimators themselves are :mod:`hlt_replicate.regression`;
 :class:`LinearEstimator` only exposes their ``B``, and the tests check the two agree.
+
+The number of moves needed grows with the sample (``--scale 100`` needs ~100 times more),
+so every discrete calibrator moves cases in batches whose size grows with n — pair moves
+by effect size, SE moves checked exactly with a low-rank update of the HC1 sum
+(:meth:`LinearEstimator.hc1_sum_after`), capped toggles by a small linear programme — and
+the number of rounds, each one pass over the data, stays about the same at any scale.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -46,13 +53,16 @@ class LinearEstimator:
         n, k = self.X.shape
         sw = np.ones(n) if self.w is None else np.sqrt(self.w)
         Xs = self.X * sw[:, None]
+        # B = A^-1 V' with a k x k inverse and one matrix product: solving for the n
+        # right-hand sides instead costs several times more at --scale
         if self.Z is None:
-            self.B = np.linalg.solve(Xs.T @ Xs, Xs.T) * sw[None, :]
+            self.B = np.linalg.inv(Xs.T @ Xs) @ (Xs.T * sw[None, :])
         else:
             Zs = self.Z * sw[:, None]
             Xhat = Zs @ np.linalg.solve(Zs.T @ Zs, Zs.T @ Xs)
-            self.B = np.linalg.solve(Xhat.T @ Xs, Xhat.T) * sw[None, :]
+            self.B = np.linalg.inv(Xhat.T @ Xs) @ (Xhat.T * sw[None, :])
         self.c = self.B[self.j]
+        self.c_order = np.argsort(self.c, kind="stable")  # pair searches filter it, never re-sort
         self.cc = float(self.c @ self.c)
         self.hc1 = n / (n - k)
 
@@ -66,8 +76,26 @@ class LinearEstimator:
         return y - self.X @ (self.B @ y)
 
     def se(self, y: np.ndarray) -> float:
-        e = self.resid(y)
+        return self.se_of_resid(self.resid(y))
+
+    def se_of_resid(self, e: np.ndarray) -> float:
+        """The HC1 standard error of the coefficient given the residuals ``e``."""
         return float(np.sqrt(self.hc1 * np.sum(self.c**2 * e**2)))
+
+    @cached_property
+    def gram_c2(self) -> np.ndarray:
+        """``X' diag(c^2) X``: with it, :meth:`hc1_sum_after` needs no pass over the data."""
+        return (self.X * (self.c**2)[:, None]).T @ self.X
+
+    def hc1_sum_after(self, e: np.ndarray, S: float, q: np.ndarray, rows: np.ndarray, dv: np.ndarray) -> float:
+        """``S = sum c^2 e^2`` after ``y[rows] += dv``, given the current residuals ``e``, their
+        ``S`` and ``q = X' (c^2 e)``, in O(k |rows| + k^2): the residuals change by
+        ``dv`` on ``rows`` minus ``X db`` everywhere, ``db = B[:, rows] dv``, so
+        ``S' = S + 2 (sum_rows c^2 e dv - q.db) + sum_rows c^2 dv (dv - 2 X db) + db' G db``."""
+        db = self.B[:, rows] @ dv
+        c2 = self.c[rows] ** 2
+        own = c2 * dv
+        return float(S + 2 * (own @ e[rows] - q @ db) + own @ (dv - 2 * (self.X[rows] @ db)) + db @ self.gram_c2 @ db)
 
     def controls_part(self, y: np.ndarray, first_control: int) -> np.ndarray:
         b = self.B @ y
@@ -99,10 +127,13 @@ def imbalance_direction(X: np.ndarray, T: np.ndarray, first_control: int = 2) ->
     so adding it leaves the adjusted coefficient alone and moves the raw arm means; the
     calibration then re-centres the arms, which moves the coefficient."""
     Xc = X[:, first_control:]
-    d = Xc[T == 1].mean(axis=0) - Xc[T == 0].mean(axis=0)
+    t = (T == 1).astype(float)
+    mean, mean_t = Xc.mean(axis=0), (t @ Xc) / t.sum()
+    mean_c = (mean * len(t) - mean_t * t.sum()) / (len(t) - t.sum())
+    d = mean_t - mean_c
     v = Xc.var(axis=0)
     ok = v > 1e-12
-    u = (Xc[:, ok] - Xc[:, ok].mean(axis=0)) @ (d[ok] / v[ok])
+    u = Xc[:, ok] @ (d[ok] / v[ok]) - mean[ok] @ (d[ok] / v[ok])
     return u / (u.std() or 1.0)
 
 
@@ -115,29 +146,34 @@ def _solve_shifts(est: LinearEstimator, y: np.ndarray, T: np.ndarray, g: Goal, f
     """Shifts (arm constants and a multiple of ``direction``, by default ``B_j``) that hit
     the mean and coefficient targets. Only rows in ``free`` move (all rows when ``None``);
     a non-boolean ``free`` scales each row's share of the shift."""
+    sol, vec = _shift_solution(est, y, T, g, free, direction)
+    return y + sum(s * vec[u] for u, s in sol.items())
+
+
+def _shift_solution(est, y, T, g: Goal, free=None, direction=None) -> tuple[dict, dict]:
+    """The multiples of each shift vector that :func:`_solve_shifts` adds, and the vectors:
+    ``a_c``/``a_t`` (control/treatment arm constants) or ``a`` (common constant), and ``d``
+    (along ``direction``, by default ``B_j``)."""
     f = np.ones_like(y) if free is None else free.astype(float)
     c = (est.c if direction is None else direction) * f
     ctrl, trt = T == 0, T == 1
-    rows, rhs, cols = [], [], []
-    # unknowns: a_c (control shift), a_t (treatment shift), a (common shift), d (along c)
+    n_c, n_t = ctrl.sum(), trt.sum()
+    rows, rhs = [], []
     use_arms = g.mean_c is not None or g.mean_t is not None
     unknown = ["a_c", "a_t"] if use_arms else (["a"] if g.mean_all is not None else [])
     if g.coef is not None:
         unknown.append("d")
     if not unknown:
-        return y
-    vec = {
-        "a_c": ctrl * f,
-        "a_t": trt * f,
-        "a": f,
-        "d": c,
-    }
+        return {}, {}
+    vec = {"a_c": ctrl * f, "a_t": trt * f, "a": f, "d": c}
+    vec = {u: vec[u] for u in unknown}
+    # arm means by dot products: no boolean-indexed copies of n-vectors
     if g.mean_c is not None:
-        rows.append([vec[u][ctrl].mean() for u in unknown])
-        rhs.append(g.mean_c - y[ctrl].mean())
+        rows.append([float(vec[u] @ ctrl) / n_c for u in unknown])
+        rhs.append(g.mean_c - float(y @ ctrl) / n_c)
     if g.mean_t is not None:
-        rows.append([vec[u][trt].mean() for u in unknown])
-        rhs.append(g.mean_t - y[trt].mean())
+        rows.append([float(vec[u] @ trt) / n_t for u in unknown])
+        rhs.append(g.mean_t - float(y @ trt) / n_t)
     if g.mean_all is not None and not use_arms:
         rows.append([vec[u].mean() for u in unknown])
         rhs.append(g.mean_all - y.mean())
@@ -145,7 +181,14 @@ def _solve_shifts(est: LinearEstimator, y: np.ndarray, T: np.ndarray, g: Goal, f
         rows.append([float(est.c @ vec[u]) for u in unknown])
         rhs.append(g.coef - est.coef(y))
     sol = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0]
-    return y + sum(s * vec[u] for s, u in zip(sol, unknown))
+    return dict(zip(unknown, sol)), vec
+
+
+def direction_loading(est: LinearEstimator, y, T, g: Goal, direction: np.ndarray, free=None) -> float:
+    """Standard deviation of the change along ``direction`` that :func:`continuous` would
+    make to bring the coefficient to ``g.coef`` with the arm means at their targets."""
+    sol, vec = _shift_solution(est, y, T, g, free, direction)
+    return float(abs(sol.get("d", 0.0)) * np.std(vec["d"])) if "d" in sol else 0.0
 
 
 def _met(est: LinearEstimator, y, T, g: Goal, slack: float = 0.5) -> bool:
@@ -199,9 +242,9 @@ def continuous(
         if goal.sd_c is not None:
             y = np.where(fm, _scale_controls_part(est, y, T, goal.sd_c, first_control), y)
         if goal.se is not None:
-            se = est.se(y)
+            e = est.resid(y)
+            se = est.se_of_resid(e)
             if se > 0:
-                e = est.resid(y)
                 y = y + (goal.se / se - 1.0) * e * fm
         # with per-row caps, shifts are proportional to each row's room under its cap
         room = np.sqrt(np.maximum(hi - y, 0) * np.maximum(y - lo, 0)) + 0.05 * (hi - lo if np.ndim(hi) else 1)
@@ -292,8 +335,13 @@ def _se_moves(est, y, T, goal, can_down, can_up, max_iter: int = 600):
     """Move a discrete outcome's robust SE into its printed interval without moving the
     coefficient: within an arm, step down a case whose residual is large and step up one
     whose residual is small (raises the residual variance), or the reverse, then re-centre
-    the coefficient. With ``e`` the residuals, a -1 step at ``i`` changes
-    ``sum c^2 e^2`` by ``c_i^2 (1 - 2 e_i)`` and a +1 step at ``j`` by ``c_j^2 (1 + 2 e_j)``.
+    the coefficient. A -1 step at ``i`` changes ``S = sum c^2 e^2`` by about
+    ``c_i^2 - grad_i`` and a +1 step at ``j`` by ``c_j^2 + grad_j``, where
+    ``grad = 2 (I - X B)' (c^2 e)`` is the exact gradient (``~ 2 c^2 e``).
+
+    Each round takes the best pairs of both arms, best first, as many as
+    :func:`_se_batch` allows: in small samples one or two, at ``--scale 100`` thousands, so
+    the number of rounds does not grow with n.
 
     For a 0/1 outcome the SE is set mostly by the shares; this reaches the nearest edge of
     the printed interval when the natural SE lies just outside it."""
@@ -301,33 +349,73 @@ def _se_moves(est, y, T, goal, can_down, can_up, max_iter: int = 600):
     c2 = est.c**2
     locked = np.zeros(len(y), bool)
     for _ in range(max_iter):
-        se = est.se(y)
+        e = est.resid(y)
+        S = float(np.sum(c2 * e**2))
+        se = np.sqrt(est.hc1 * S)
         if lo_ok <= se <= hi_ok:
             break
         sign = 1.0 if se < lo_ok else -1.0
-        e = est.resid(y)
-        gain_down = sign * c2 * (1 - 2 * e)
-        gain_up = sign * c2 * (1 + 2 * e)
-        best = None
-        for arm in (0, 1):
-            d = np.flatnonzero((T == arm) & can_down(y) & ~locked)
-            u = np.flatnonzero((T == arm) & can_up(y) & ~locked)
-            if len(d) == 0 or len(u) == 0:
-                continue
-            i, j = d[np.argmax(gain_down[d])], u[np.argmax(gain_up[u])]
-            if i == j:
-                continue
-            g = gain_down[i] + gain_up[j]
-            if g > 0 and (best is None or g > best[0]):
-                best = (g, i, j)
-        if best is None:
+        q = est.X.T @ (c2 * e)
+        grad = 2 * (c2 * e - est.B.T @ q)
+        gain_down, gain_up = sign * (c2 - grad), sign * (c2 + grad)
+        down, up = can_down(y) & ~locked, can_up(y) & ~locked
+        either = down & up  # integer outcomes: a case may go either way; give it its better role
+        down &= ~(either & (gain_up > gain_down))
+        up &= ~(either & (gain_up <= gain_down))
+        pairs = [_best_pairs(np.flatnonzero((T == arm) & down), np.flatnonzero((T == arm) & up), gain_down, gain_up)
+                 for arm in (0, 1)]
+        i = np.concatenate([p[0] for p in pairs])
+        j = np.concatenate([p[1] for p in pairs])
+        g = np.concatenate([p[2] for p in pairs])
+        if len(g) == 0:
             break
-        _, i, j = best
-        y[i] -= 1.0
-        y[j] += 1.0
-        locked[[i, j]] = True
+        order = np.argsort(-g, kind="stable")
+        i, j, g = i[order], j[order], g[order]
+        aim = (goal.se - sign * 0.4 * goal.tol_se) ** 2 / est.hc1
+        k = _se_batch(est, (e, S, q), i, j, g, sign * (aim - S), (lo_ok, hi_ok), goal.tol_coef)
+        y[i[:k]] -= 1.0
+        y[j[:k]] += 1.0
+        locked[i[:k]] = locked[j[:k]] = True
         y = _pair_moves(est, y, T, goal.coef, goal.tol_coef, can_down, can_up, 1.0, 50, locked)
     return _pair_moves(est, y, T, goal.coef, goal.tol_coef, can_down, can_up, 1.0, 400, locked)
+
+
+def _se_batch(est, state, i, j, gain, need, band, tol_coef) -> int:
+    """How many of the ranked SE pairs (``i`` down, ``j`` up, predicted gains ``gain``) to
+    make at once (at least one): enough to close 80 % of ``need`` (the gap in ``S`` to a
+    point halfway between the violated edge of ``band`` and its middle), while
+
+    * the pairs' combined pull on the coefficient stays within half its tolerance (in
+      small samples one pair moves it visibly; at scale, thousands do not), and
+    * checked exactly (:meth:`LinearEstimator.hc1_sum_after`, from the current residuals
+      ``state = (e, S, X'(c^2 e))``), the SE moves the right way without leaving ``band`` on
+      the other side: many moves chosen alike also shift each other's fitted values, which
+      the per-pair prediction ignores. The batch is halved until it does."""
+    k = int(np.searchsorted(np.cumsum(gain), 0.8 * need)) + 1
+    drift = np.maximum.accumulate(np.abs(np.cumsum(est.c[j[:k]] - est.c[i[:k]])))
+    k = max(1, min(k, int(np.searchsorted(drift, 0.5 * tol_coef))))
+    e, S, q = state
+    se0 = np.sqrt(est.hc1 * S)
+    raising = se0 < band[0]
+    while k > 1:
+        rows = np.concatenate([i[:k], j[:k]])
+        dv = np.repeat([-1.0, 1.0], k)
+        se = np.sqrt(est.hc1 * max(est.hc1_sum_after(e, S, q, rows, dv), 0.0))
+        if (se > se0) == raising and not (se > band[1] if raising else se < band[0]):
+            return k
+        k //= 2
+    return 1
+
+
+def _best_pairs(down: np.ndarray, up: np.ndarray, gain_down: np.ndarray, gain_up: np.ndarray, top: int = 8192):
+    """(down, up) pairs from one arm's disjoint candidate rows, the k-th best down case with
+    the k-th best up case, while the pair's gain is positive: (down rows, up rows, gains),
+    best first; at most ``top`` pairs (a round never uses more)."""
+    k = min(len(down), len(up), top)
+    down, up = _top(down, gain_down, k), _top(up, gain_up, k)
+    g = gain_down[down] + gain_up[up]
+    keep = np.flatnonzero(g > 0)
+    return down[keep], up[keep], g[keep]
 
 
 def integer(
@@ -357,31 +445,30 @@ def _pair_moves(est, y, T, target, tol, can_down, can_up, step, max_moves, locke
     """Repeatedly move one case down by ``step`` and another in the same arm up by ``step``,
     choosing the pair whose effect on the coefficient best closes the gap. Cases marked in
     ``locked`` are left alone."""
-    c = est.c
+    c, order = est.c, est.c_order
     b = est.coef(y)
     free = np.ones(len(y), bool) if locked is None else ~locked
     for _ in range(max_moves):
         gap = target - b
         if abs(gap) <= 0.25 * tol:
             break
-        b = _bulk_pairs(c, y, T, gap, can_down, can_up, step, free, b)
+        b = _bulk_pairs(c, order, y, T, gap, can_down, can_up, step, free, b)
         gap = target - b
         best = None
         for arm in (0, 1):
             arm_mask = (T == arm) & free
             down = np.flatnonzero(arm_mask & can_down(y))
-            up = np.flatnonzero(arm_mask & can_up(y))
+            up = _by_c(order, arm_mask & can_up(y))
             if len(down) == 0 or len(up) == 0:
                 continue
-            order = np.argsort(c[up])
-            cu = c[up][order]
+            cu = c[up]
             # for each candidate i going down, the ideal j has c_j = c_i + gap/step
             want = c[down] + gap / step
             pos = np.clip(np.searchsorted(cu, want), 0, len(cu) - 1)
             for cand in (pos, np.clip(pos - 1, 0, len(cu) - 1)):
                 err = np.abs(cu[cand] - want)
                 k = int(np.argmin(err))
-                i, jj = down[k], up[order[cand[k]]]
+                i, jj = down[k], up[cand[k]]
                 if i == jj:
                     continue
                 if best is None or err[k] < best[0]:
@@ -398,7 +485,19 @@ def _pair_moves(est, y, T, target, tol, can_down, can_up, step, max_moves, locke
     return y
 
 
-def _bulk_pairs(c, y, T, gap, can_down, can_up, step, free, b):
+def _top(rows: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` rows with the largest ``key``, largest first (ties in row order)."""
+    if k < len(rows):
+        rows = np.sort(rows[np.argpartition(-key[rows], k - 1)[:k]])
+    return rows[np.argsort(-key[rows], kind="stable")]
+
+
+def _by_c(order: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rows of ``mask`` in increasing ``c`` (``order`` sorts ``c``): O(n), no sort."""
+    return order[mask[order]]
+
+
+def _bulk_pairs(c, order, y, T, gap, can_down, can_up, step, free, b):
     """Large samples: when no single pair can close the gap, move many disjoint pairs at
     once (lowest-``c`` cases down, highest-``c`` cases up when the coefficient must rise),
     stopping at 80 % of the gap; the caller fine-tunes pair by pair. Updates ``y`` in place
@@ -407,12 +506,12 @@ def _bulk_pairs(c, y, T, gap, can_down, can_up, step, free, b):
     plans = []
     for arm in (0, 1):
         m = (T == arm) & free
-        down = np.flatnonzero(m & can_down(y))
-        up = np.flatnonzero(m & can_up(y))
+        down = _by_c(order, m & can_down(y))
+        up = _by_c(order, m & can_up(y))
         if len(down) == 0 or len(up) == 0:
             continue
-        d = down[np.argsort(sign * c[down])]
-        u = up[np.argsort(-sign * c[up])]
+        d = down if sign > 0 else down[::-1]
+        u = up[::-1] if sign > 0 else up
         k = min(len(d), len(u))
         delta = step * (c[u[:k]] - c[d[:k]])
         plans.append((d[:k], u[:k], delta))
@@ -449,98 +548,176 @@ def capped(
     max_steps: int = 3000,
 ) -> np.ndarray:
     """Semi-continuous outcome bounded by a per-row cap (weeks at 16+ hours <= weeks in
-    work): each eligible case is either off (0) or on (``fill`` x its cap). Greedily make
-    the toggle, or within-arm swap, that most reduces the squared, tolerance-scaled distance
-    to the arm means, coefficient and SE (changing case ``i`` by ``d`` moves ``b`` by exactly
-    ``c_i d``; the SE change uses the current residuals), then fine-tune with
-    :func:`continuous` inside the caps."""
+    work): each eligible case is either off (0) or on (``fill`` x its cap).
+
+    The distance to the arm means, coefficient and SE is measured in rounding intervals
+    (:class:`_CappedAim`). While it is wider than one toggle, a small linear programme picks
+    toggles in bulk (:func:`_capped_bulk`; at ``--scale 100``, thousands at once); then
+    single toggles or within-arm swaps are made greedily, best first
+    (:func:`_capped_local`); finally :func:`continuous` fine-tunes inside the caps if the
+    targets are still not met.
+    """
     y = np.asarray(y, dtype=float).copy()
-    elig = cap > 0
+    elig = np.flatnonzero(cap > 0)
     v = fill * cap
-    on = (y > 0) & elig
-    y = np.where(on, v, 0.0)
-    c = est.c
-    n_arm = np.array([(T == 0).sum(), (T == 1).sum()], dtype=float)
-    tg = np.array([goal.mean_c, goal.mean_t, goal.coef, goal.se], dtype=object)
-    use = np.array([t is not None for t in tg])
-    tgt = np.array([0.0 if t is None else float(t) for t in tg])
-    if goal.se is not None:
-        # a cap-bounded outcome's SE is easier to lower than to raise: aim a little high
-        tgt[3] = goal.se + 0.3 * goal.tol_se
-    # score against the printed rounding (means +/-0.005), not the tighter aim other
-    # calibrators use, so the search can trade mean precision for reaching the SE
-    tm = max(goal.tol_mean, 0.0035)
-    tol = np.array([tm, tm, goal.tol_coef, goal.tol_se])
+    y = np.where((y > 0) & (cap > 0), v, 0.0)
+    aim = _CappedAim(est, T, goal)
+    y = _capped_bulk(aim, y, elig, v)
+    y = _capped_local(aim, y, elig, v, rng, max_steps)
+    if _met(est, y, T, goal, slack=0.5):
+        return y
+    tuned = continuous(est, y, T, goal, (0.0, np.inf), free=y > 0, upper=cap)
+    return tuned if aim.score(tuned) < aim.score(y) else y
 
-    def score(mc, mt, b, S):
-        z = np.stack(np.broadcast_arrays(mc, mt, b, np.sqrt(est.hc1 * np.maximum(S, 0))))
-        return np.sum(((z - tgt.reshape(-1, *([1] * (z.ndim - 1)))) / tol.reshape(-1, *([1] * (z.ndim - 1)))) ** 2 * use.reshape(-1, *([1] * (z.ndim - 1))), axis=0)
 
-    restarts = 0
-    best_y, best_score = y.copy(), np.inf
-    for _ in range(max_steps):
+class _CappedAim:
+    """Targets of :func:`capped` in units of their rounding intervals.
+
+    ``gap(y)`` is the vector (control mean, treatment mean, coefficient, SE) minus its
+    targets over its tolerances (zero where not targeted); ``score`` its squared length.
+    ``effects(y, idx, d)`` linearises the change of that vector when row ``idx[k]`` moves
+    by ``d[k]``: means and coefficient move exactly; the HC1 sum ``S = sum c^2 e^2`` moves
+    by ``d grad_k + d^2 c_k^2`` with ``grad = 2 (I - X B)' (c^2 e)`` its exact gradient, so
+    effects of disjoint moves add up to first order even in bulk.
+    """
+
+    def __init__(self, est: LinearEstimator, T: np.ndarray, goal: Goal):
+        self.est, self.T = est, T
+        self.n_arm = np.array([(T == 0).sum(), (T == 1).sum()], dtype=float)
+        tg = [goal.mean_c, goal.mean_t, goal.coef, goal.se]
+        self.use = np.array([t is not None for t in tg], dtype=float)
+        self.tgt = np.array([0.0 if t is None else float(t) for t in tg])
+        if goal.se is not None:
+            # a cap-bounded outcome's SE is easier to lower than to raise: aim a little high
+            self.tgt[3] = goal.se + 0.3 * goal.tol_se
+        # score against the printed rounding (means +/-0.005), not the tighter aim other
+        # calibrators use, so the search can trade mean precision for reaching the SE
+        tm = max(goal.tol_mean, 0.0035)
+        self.tol = np.array([tm, tm, goal.tol_coef, goal.tol_se])
+
+    def state(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(gap vector, residuals) of ``y``."""
+        est, T = self.est, self.T
         e = est.resid(y)
-        S = float(np.sum(c**2 * e**2))
-        m = np.array([y[T == 0].mean(), y[T == 1].mean()])
-        b = float(c @ y)
-        cur = float(score(m[0], m[1], b, S))
+        se = est.se_of_resid(e)
+        z = np.array([y[T == 0].mean(), y[T == 1].mean(), est.coef(y), se])
+        return (z - self.tgt) / self.tol * self.use, e
+
+    def score(self, y: np.ndarray) -> float:
+        r, _ = self.state(y)
+        return float(r @ r)
+
+    def effects(self, r: np.ndarray, e: np.ndarray, idx: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """``len(idx) x 4`` changes of the gap vector (see the class docstring)."""
+        est = self.est
+        c = est.c
+        v = c**2 * e
+        grad = 2 * (v - est.B.T @ (est.X.T @ v))[idx]
+        se = r[3] * self.tol[3] + self.tgt[3]
+        arm = self.T[idx]
+        A = np.empty((len(idx), 4))
+        A[:, 0] = np.where(arm == 0, d / self.n_arm[0], 0.0)
+        A[:, 1] = np.where(arm == 1, d / self.n_arm[1], 0.0)
+        A[:, 2] = c[idx] * d
+        A[:, 3] = est.hc1 * (d * grad + d**2 * c[idx] ** 2) / (2 * max(se, 1e-12))
+        return A / self.tol * self.use
+
+
+def _capped_bulk(aim: _CappedAim, y: np.ndarray, elig: np.ndarray, v: np.ndarray, rounds: int = 4) -> np.ndarray:
+    """Toggle many cases at once while the gap is wider than a typical single toggle.
+
+    Each round solves the linear programme ``min sum|slack| + eps * sum x`` subject to
+    ``A' x + slack = -gap``, ``0 <= x <= 1``, over the linearised effects ``A`` of toggling
+    each eligible case: a basic solution has at most four fractional ``x``, so rounding
+    them leaves the gap within a few toggles; the fewest, most effective toggles win. The
+    effects are re-linearised from the exact state after each round."""
+    from scipy.optimize import linprog
+
+    y = y.copy()
+    best = aim.score(y)
+    for _ in range(rounds):
+        r, e = aim.state(y)
+        d = np.where(y[elig] > 0, -v[elig], v[elig])
+        A = aim.effects(r, e, elig, d)
+        used = np.flatnonzero(aim.use)
+        typical = float(np.median(np.abs(A[:, used]).sum(axis=1)))
+        if not typical > 0 or np.sqrt(r @ r) < typical:
+            break  # one toggle closes the gap: the greedy search does it better
+        m = len(used)
+        res = linprog(
+            np.r_[np.full(len(elig), 1e-3 * typical), np.ones(2 * m)],
+            A_eq=np.hstack([A[:, used].T, np.eye(m), -np.eye(m)]), b_eq=-r[used],
+            bounds=[(0, 1)] * len(elig) + [(0, None)] * (2 * m), method="highs",
+        )
+        if res.status != 0:
+            break
+        flip = elig[res.x[: len(elig)] > 0.5]
+        y_new = y.copy()
+        y_new[flip] = np.where(y[flip] > 0, 0.0, v[flip])
+        new = aim.score(y_new)
+        if new >= best:
+            break
+        y, best = y_new, new
+    return y
+
+
+def _capped_local(aim: _CappedAim, y: np.ndarray, elig: np.ndarray, v: np.ndarray, rng: np.random.Generator,
+                  max_steps: int, pool: int = 600) -> np.ndarray:
+    """Greedy search: each step makes the single toggle, or within-arm swap (one case off,
+    one on), whose linearised effect most reduces the score. Pair scores come from one
+    matrix product per arm, ``|r + a_i + a_j|^2 = |r + a_i|^2 + |r + a_j|^2 - |r|^2 +
+    2 a_i.a_j``; arms with more than ``pool`` cases on (or off) are sampled. When no move
+    improves (a local optimum outside the targets), a few random swaps perturb the state;
+    the best state seen is returned."""
+    y = y.copy()
+    T = aim.T
+    best_y, best_score = y.copy(), np.inf
+    restarts, prev = 0, np.inf
+    for _ in range(max_steps):
+        r, e = aim.state(y)
+        cur = float(r @ r)
         if cur < best_score:
             best_y, best_score = y.copy(), cur
         if cur < 0.02:
             break
-        best = (cur, None)
-        idx = np.flatnonzero(elig)
-        d = np.where(on[idx], -v[idx], v[idx])
-        a = T[idx].astype(int)
-        sc = score(m[0] + (a == 0) * d / n_arm[0], m[1] + (a == 1) * d / n_arm[1], b + c[idx] * d,
-                   S + c[idx] ** 2 * ((e[idx] + d) ** 2 - e[idx] ** 2))
-        k = int(np.argmin(sc))
-        if sc[k] < best[0]:
-            best = (sc[k], [idx[k]])
-        for arm in (0, 1):
-            i_on = np.flatnonzero(on & (T == arm))
-            i_off = np.flatnonzero(elig & ~on & (T == arm))
-            if len(i_on) == 0 or len(i_off) == 0:
-                continue
-            # large samples (--scale): a random subset of candidate pairs bounds memory
-            if len(i_on) > 400:
-                i_on = rng.choice(i_on, 400, replace=False)
-            if len(i_off) > 400:
-                i_off = rng.choice(i_off, 400, replace=False)
-            dd = v[i_off][None, :] - v[i_on][:, None]
-            dS = (c[i_on] ** 2 * ((e[i_on] - v[i_on]) ** 2 - e[i_on] ** 2))[:, None] + (c[i_off] ** 2 * ((e[i_off] + v[i_off]) ** 2 - e[i_off] ** 2))[None, :]
-            db = (c[i_off] * v[i_off])[None, :] - (c[i_on] * v[i_on])[:, None]
-            mc = m[0] + (dd / n_arm[0] if arm == 0 else 0.0)
-            mt = m[1] + (dd / n_arm[1] if arm == 1 else 0.0)
-            sc2 = score(mc, mt, b + db, S + dS)
-            k2 = np.unravel_index(int(np.argmin(sc2)), sc2.shape)
-            if sc2[k2] < best[0]:
-                best = (sc2[k2], [i_on[k2[0]], i_off[k2[1]]])
-        if best[1] is None:
+        move = None
+        if cur < prev:
+            on = y[elig] > 0
+            A = aim.effects(r, e, elig, np.where(on, -v[elig], v[elig]))
+            single = np.sum((r + A) ** 2, axis=1)
+            k = int(np.argmin(single))
+            move, found = [elig[k]], single[k]
+            for arm in (0, 1):
+                i_on = np.flatnonzero(on & (T[elig] == arm))
+                i_off = np.flatnonzero(~on & (T[elig] == arm))
+                if len(i_on) == 0 or len(i_off) == 0:
+                    continue
+                if len(i_on) > pool:  # large samples: a random subset bounds time and memory
+                    i_on = rng.choice(i_on, pool, replace=False)
+                if len(i_off) > pool:
+                    i_off = rng.choice(i_off, pool, replace=False)
+                pair = single[i_on][:, None] + single[i_off][None, :] - cur + 2 * (A[i_on] @ A[i_off].T)
+                a, b = np.unravel_index(int(np.argmin(pair)), pair.shape)
+                if pair[a, b] < found:
+                    move, found = [elig[i_on[a]], elig[i_off[b]]], pair[a, b]
+            if found >= cur:
+                move = None
+        prev = cur
+        if move is None:
             if best_score < 1.0 or restarts >= 8:
                 break
             # stuck in a local optimum outside the targets: perturb with a few random
             # within-arm swaps and search again, keeping the best state seen
             restarts += 1
+            prev = np.inf
+            on = y > 0
             for arm in (0, 1):
-                i_on = np.flatnonzero(on & (T == arm))
-                i_off = np.flatnonzero(elig & ~on & (T == arm))
+                i_on = elig[on[elig] & (T[elig] == arm)]
+                i_off = elig[~on[elig] & (T[elig] == arm)]
                 for i, j in zip(rng.choice(i_on, min(3, len(i_on)), replace=False),
                                 rng.choice(i_off, min(3, len(i_off)), replace=False)):
-                    on[i], on[j] = False, True
                     y[i], y[j] = 0.0, v[j]
             continue
-        for i in best[1]:
-            on[i] = ~on[i]
-            y[i] = v[i] if on[i] else 0.0
-    y = best_y
-    on = y > 0
-    if _met(est, y, T, goal, slack=0.5):
-        return y
-    tuned = continuous(est, y, T, goal, (0.0, np.inf), free=on, upper=cap)
-
-    def total(v):
-        e = est.resid(v)
-        return float(score(v[T == 0].mean(), v[T == 1].mean(), float(c @ v), float(np.sum(c**2 * e**2))))
-
-    return tuned if total(tuned) < total(y) else y
+        for i in move:
+            y[i] = 0.0 if y[i] > 0 else v[i]
+    return best_y

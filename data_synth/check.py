@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from hlt_replicate import vocab
+from hlt_replicate.balance import balance_table
 from hlt_replicate.impact import estimate_itt, estimate_participation
 from hlt_replicate.weighting import ipw_weights
 
@@ -102,7 +103,12 @@ class Achieved:
 
     def _baseline(self, g, var, stat):
         if stat == "p_value":
-            return np.nan
+            key = ("balance", g)
+            if key not in self._cache:
+                self._cache[key] = balance_table(self.all, g)
+            bt = self._cache[key]
+            row = bt[(bt["variable"] == var) & bt["level"].isna()]
+            return float(row["p"].iloc[0]) if len(row) else np.nan
         if stat == "difference":
             return self._baseline(g, var, "treatment") - self._baseline(g, var, "control")
         resp = stat in ("sample", "control", "treatment", "respondent_mean")

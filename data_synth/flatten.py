@@ -26,7 +26,7 @@ def _is_excluded(id_: str, excluded: set[str]) -> bool:
 
 def flatten_targets(t: Targets) -> pd.DataFrame:
     raw, rows = t.raw, []
-    excluded = t.excluded()
+    excluded, untargeted = t.excluded(), t.untargeted()
     s = t.scale
 
     def add(id_, section, table, group, arm, variable, statistic, value, decimals, *, doc="R1033", line=None,
@@ -39,7 +39,8 @@ def flatten_targets(t: Targets) -> pd.DataFrame:
         tol = 0.5 * 10.0**-decimals * shrink + slack
         rows.append(dict(id=id_, section=section, table=table, group=group, arm=arm, variable=variable,
                          statistic=statistic, value=value, decimals=decimals, unit=unit, doc=doc, line=line,
-                         kind=kind, target=target, excluded=_is_excluded(id_, excluded), tol=tol))
+                         kind=kind, target=target and not _is_excluded(id_, untargeted),
+                         excluded=_is_excluded(id_, excluded), tol=tol))
 
     d = raw["design"]
     for stat in ("randomised", "respondents"):
@@ -63,7 +64,8 @@ def flatten_targets(t: Targets) -> pd.DataFrame:
             for col, v in zip(BASELINE_COLUMNS, row["values"]):
                 add(f"baseline_characteristics.{g}.{key}.{col}", "baseline_characteristics", table, g,
                     {"control": 0, "treatment": 1}.get(col), key, col, v, 2, line=row["line"],
-                    target=col == "population")
+                    target=col == "population" or (col == "p_value" and s == 1))  # levels: scorecard only;
+                # a p-value belongs to the trial's sample size, so not a target under --scale
             c, tr = row["values"][2], row["values"][3]
             if c is not None and tr is not None:  # derived: the printed arms pin T - C to +/-0.01
                 add(f"baseline_characteristics.{g}.{key}.difference", "baseline_characteristics", table, g, None,
@@ -72,7 +74,7 @@ def flatten_targets(t: Targets) -> pd.DataFrame:
         published = {(p["group"], p["level"]) for p in wh.get("published", [])}
         for lv in vocab.WORK_HISTORY_LEVELS:
             pub = (g, lv) in published
-            add(f"work_history.{g}.{lv}", "work_history", "§3.3.1", g, None, f"work_history={lv}", "population",
+            add(f"work_history.{g}.{lv}", "work_history", "§3.3.1", g, None, f"work_history={lv}", "sample",
                 wh[g][lv], wh.get("decimals", 2), line=wh["source"]["line"] if pub else None, kind="published" if pub else "assumed")
 
     for name, m in raw["baseline_measures"].items():
@@ -124,6 +126,8 @@ def flatten_targets(t: Targets) -> pd.DataFrame:
                                      ("sd", sd, None, 2), ("base", base * s if base is not None else None, None, 0)):
                 add(f"primary_outcomes.{g}.{o}.{stat}", "primary_outcomes", "Figs (derived)", g, arm, o, stat, v, dec,
                     kind="derived", target=not (stat == "impact" and has_iv))
+    from .pooled import common_slope_se, pooled_mean_reachable  # which pooled cells the generator can reach
+
     for g, block in raw["secondary_impacts"].items():
         if g not in vocab.ALL_GROUPS:
             continue
@@ -135,10 +139,24 @@ def flatten_targets(t: Targets) -> pd.DataFrame:
                         line=row["line"], target=False)
                     continue
                 val = v * s if col == "base" and v is not None else v
-                pooled_estimate = g in vocab.POOLED_GROUPS and col in ("impact", "se", "sd_s")
+                # Pooled impacts, S.E.s and effect sizes (Tables 4-12, 4-15) are targets
+                # (data_synth/pooled.py reaches them without moving the trial groups' cells),
+                # except a pooled S.E. above what the groups' printed S.E.s and bases allow with
+                # common covariate slopes: that one needs the groups' slopes to differ, which the
+                # kit's outcome model does not build in (compared in the scorecard instead); and a
+                # pooled raw mean that no choice of group means inside their rounding reaches
+                # (e.g. after editing a group's base; the published ones listed in
+                # `inconsistencies` are excluded there).
+                target = True
+                if g in vocab.POOLED_GROUPS and col in ("control", "treatment") and v is not None:
+                    target = pooled_mean_reachable(t, g, o, {"control": 0, "treatment": 1}[col], v)
+                if g in vocab.POOLED_GROUPS and col == "se" and v is not None:
+                    half = 0.5 * 10.0 ** -IMPACT_DECIMALS["se"]
+                    reach = common_slope_se(raw["secondary_impacts"], g, o, half)
+                    target = reach is not None and reach[0] - half <= v <= reach[1] + half
                 add(f"secondary_impacts.{g}.{o}.{col}", "secondary_impacts", table, g,
                     {"control": 0, "treatment": 1}.get(col), o, col, val, IMPACT_DECIMALS[col], line=row["line"],
-                    shrink=s**-0.5 if col == "se" else 1.0, target=not pooled_estimate)
+                    shrink=s**-0.5 if col == "se" else 1.0, target=target)
     for g, block in part.items():
         if g not in vocab.ALL_GROUPS:
             continue

@@ -5,7 +5,9 @@ does not reshuffle the others):
 
 1. :mod:`~data_synth.population` — arms (Table 4-1), baseline characteristics (Tables
    4-2..4-4), work history (§3.3.1), baseline measures;
-2. :mod:`~data_synth.response` — who answers the 4-month survey (Table 4-1);
+2. :mod:`~data_synth.response` — who answers the 4-month survey (Table 4-1); in exact mode
+   :mod:`~data_synth.weighted_sample` then fixes the weighted respondent columns of
+   Tables 4-2..4-4 and §3.3.1 by swapping response status within arms;
 3. survey weights by :func:`hlt_replicate.weighting.ipw_weights`, the kit's own estimator;
 4. baseline differences among respondents (Table 4-5) — exact mode only;
 5. :mod:`~data_synth.ips` — IPS sessions and time to first session (Tables 4-6, 4-7);
@@ -34,9 +36,9 @@ from .ips import draw_ips
 from .outcomes import draw_admin, draw_outcomes
 from .pooled import calibrate_pooled_estimates, resolve_pooled_means
 from .population import draw_group
-from .arm_balance import calibrate_arm_balance
 from .response import RESPONSE_EFFECTS, draw_response, linear_index
 from .targets import Targets, load_targets
+from .weighted_sample import calibrate_weighted_sample
 
 MODES = ("exact", "sampled")
 STAGES = {"population": 1, "response": 2, "table45": 3, "ips": 4, "outcomes": 5, "admin": 6, "ids": 7, "balance": 8, "pooled": 9}
@@ -101,13 +103,12 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
         }
         frames.append(pop)
     df = pd.concat(frames, ignore_index=True)
-    if exact:  # the weighted arm columns of Tables 4-2..4-4 (randomisation's chance imbalance)
+    if exact:  # the weighted respondent columns of Tables 4-2..4-4 and §3.3.1
         parts = []
         for gi, g in enumerate(t.groups):
-            grp = calibrate_arm_balance(df[df[vocab.GROUP] == g], t, g, _rng(seed, "balance", gi))
-            a = truth_groups[g]["response_intercept"]
-            eta = linear_index(grp)
-            grp["_p_response"] = 1 / (1 + np.exp(-(np.where(grp[vocab.TREAT] == 1, a["treatment"], a["control"]) + eta)))
+            grp = calibrate_weighted_sample(df[df[vocab.GROUP] == g], t, g, _rng(seed, "balance", gi))
+            a = truth_groups[g]["response_intercept"]  # arms traded: true propensities follow
+            grp["_p_response"] = 1 / (1 + np.exp(-(np.where(grp[vocab.TREAT] == 1, a["treatment"], a["control"]) + linear_index(grp))))
             parts.append(grp)
         df = pd.concat(parts)
     df[vocab.WEIGHT] = ipw_weights(df)
@@ -208,10 +209,50 @@ def calibrate_baseline_differences(grp: pd.DataFrame, t: Targets, group: str, rn
         else:
             goal = cal.Goal(mean_all=y.mean(), coef=diff, se=se / shrink, tol_mean=1e-4, tol_coef=tol, tol_se=tol / shrink)
             y = cal.continuous(est, y, T, goal, tuple(spec["bounds"]))
+        row = t.baseline_rows(group).get(var)
+        if row is not None and None not in row["values"][2:4]:
+            y = _raw_arm_difference(y, d, row, f"baseline_characteristics.{group}.{var}", t.skipped(), t.scale)
         grp.iloc[pos, grp.columns.get_loc(var)] = y
         if not spec.get("respondents_only"):
             grp[var] = _restore_population_mean(grp[var].to_numpy(float), ~resp, spec, rng)
     return grp
+
+
+def _raw_arm_difference(y: np.ndarray, d, row: dict, cell: str, excluded: set[str], scale: int = 1) -> np.ndarray:
+    """Tables 4-2..4-4 print a baseline measure's weighted arm means and the p-value of their
+    raw difference; Table 4-5 its regression-adjusted difference and SE. Both hold when the
+    respondents' values move along a combination of the regression's controls: the adjusted
+    coefficient and residuals are unchanged, while the raw weighted difference moves. The
+    combination is the smallest (in the weighted norm) that moves the raw difference one unit.
+    Aims at the difference whose weighted t test gives the printed p-value, inside the
+    rounding of the two printed arm columns; at the printed difference when that is not
+    possible or the p-value is listed as a published inconsistency."""
+    from hlt_replicate.balance import diff_test
+    from scipy import stats
+
+    c, tr, p = row["values"][2], row["values"][3], row["values"][4]
+    printed = tr - c
+    Xc = d.X[:, 2:]
+    w, T = d.w, d.treat == 1
+    m = np.average(Xc[T], axis=0, weights=w[T]) - np.average(Xc[~T], axis=0, weights=w[~T])
+    gamma = np.linalg.lstsq((Xc * w[:, None]).T @ Xc, m, rcond=None)[0]
+    u = Xc @ gamma
+    u = u - u.mean()
+    a = np.average(u[T], weights=w[T]) - np.average(u[~T], weights=w[~T])
+    if abs(a) < 1e-12:
+        return y
+    for _ in range(4):
+        raw = np.average(y[T], weights=w[T]) - np.average(y[~T], weights=w[~T])
+        goal = printed
+        if p is not None and scale == 1 and f"{cell}.p_value" not in excluded:
+            _, V, _, _ = diff_test(y, T.astype(float), w)
+            se, df = float(np.sqrt(V[0, 0])), len(y) - 2
+            z = stats.t.isf(p / 2, df)
+            cand = np.sign(printed or raw or 1.0) * z * se
+            if abs(cand - printed) <= 0.009:
+                goal = cand
+        y = y + (goal - raw) / a * u
+    return y
 
 
 def _restore_population_mean(x: np.ndarray, movable: np.ndarray, spec: dict, rng) -> np.ndarray:

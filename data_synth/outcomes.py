@@ -24,6 +24,7 @@ from hlt_replicate import vocab
 from hlt_replicate.impact import build_design
 
 from . import calibrate as cal
+from .population import per_level
 from .targets import Targets
 
 #: baseline-outcome loading and latent loadings of each outcome's index (ground truth)
@@ -53,7 +54,7 @@ def _index(df: pd.DataFrame, outcome: str, rng) -> np.ndarray:
     if "v" in spec:
         z += spec["v"] * df["_v"].to_numpy()
     if "msk" in spec:
-        z += spec["msk"] * df["health"].str.contains("MSK").to_numpy()
+        z += spec["msk"] * per_level(df["health"], lambda lv: "MSK" in lv)
     load = float(np.sqrt(np.var(z))) if np.var(z) > 0 else 0.0
     noise_sd = np.sqrt(max(1 - load**2, 0.3))
     z = z + rng.normal(0, noise_sd, n)
@@ -152,14 +153,27 @@ def draw_outcomes(resp: pd.DataFrame, t: Targets, group: str, rng: np.random.Gen
             if upper is not None:
                 yy = cal.capped(est, yy, tt, goal, upper, rng)
             else:
-                # the gap between raw difference and adjusted impact comes from the
-                # covariates' imbalance between arms (no treatment-by-covariate pattern)
-                ctrl0 = 2 if not iv else 2
-                u = cal.imbalance_direction(est.X, tt, first_control=ctrl0)
-                yy = cal.continuous(est, yy, tt, goal, meta.bounds, free=free, direction=u)
+                yy = cal.continuous(est, yy, tt, goal, meta.bounds, free=free, direction=_gap_direction(est, yy, tt, goal, free))
         col = df.columns.get_loc(outcome)
         df.iloc[pos, col] = yy
     return df.drop(columns=["_weeks_cap"], errors="ignore"), truth
+
+
+def _gap_direction(est: cal.LinearEstimator, y, T, goal: cal.Goal, free) -> np.ndarray | None:
+    """How the calibration moves the adjusted impact away from the raw difference in means.
+
+    Preferably through the covariates' chance imbalance between the arms
+    (:func:`~data_synth.calibrate.imbalance_direction`: no treatment-by-covariate pattern),
+    as in real data. That imbalance shrinks as 1/sqrt(n), so in large samples (``--scale``)
+    the same gap would need an implausibly strong covariate pattern, one that breaks the
+    control-arm s.d.; then the weighted regression's own direction ``B_j`` (``None``), whose
+    leverage does not shrink with n, moves it with the smaller change to the data."""
+    u = cal.imbalance_direction(est.X, T, first_control=2)
+    if goal.coef is None:
+        return u
+    via_u = cal.direction_loading(est, y, T, goal, u, free)
+    via_c = cal.direction_loading(est, y, T, goal, est.c, free)
+    return u if via_u <= via_c else None
 
 
 def _draw(df, outcome, z, treat, tg, tau, rng) -> np.ndarray:

@@ -87,6 +87,13 @@ def _dates(cohorts: np.ndarray, intake: tuple[str, str], rng: np.random.Generato
     return out
 
 
+def per_level(values: pd.Series, f) -> np.ndarray:
+    """``f`` of each value of a categorical column, evaluated once per level (string
+    methods on a million rows cost seconds at ``--scale 100``)."""
+    codes, levels = pd.factorize(values)
+    return np.array([f(lv) for lv in levels])[codes]
+
+
 def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / x.std()
 
@@ -122,9 +129,9 @@ def draw_group(t: Targets, group: str, rng: np.random.Generator, exact: bool) ->
         df[var] = _binary(n, t.population_value(group, var), exact, rng, f"{group} {var}")
 
     # Latent factors: u = health (higher is better), v = labour-market attachment.
-    mh = df["health"].str.contains("MH").to_numpy()
-    msk = df["health"].str.contains("MSK").to_numpy()
-    n_cond = df["health"].str.count("_").to_numpy() + 1
+    mh = per_level(df["health"], lambda lv: "MH" in lv)
+    msk = per_level(df["health"], lambda lv: "MSK" in lv)
+    n_cond = per_level(df["health"], lambda lv: lv.count("_")) + 1
     u = rng.normal(size=n) - 0.25 * (n_cond - 2)
     v = 0.8 * wh + rng.normal(0, 0.6, n) - 0.01 * (df["age"].to_numpy() - 40)
     u, v = _standardise(u), _standardise(v)

@@ -133,6 +133,18 @@ class Targets:
             ids.update(inc.get("exclude", []) or [])
         return ids
 
+    def untargeted(self) -> set[str]:
+        """Cells a dataset could produce but the kit's documented assumptions do not (section
+        ``untargeted``): compared in the scorecard, not calibrated."""
+        ids: set[str] = set()
+        for entry in self.raw.get("untargeted", []) or []:
+            ids.update(entry.get("cells", []) or [])
+        return ids
+
+    def skipped(self) -> set[str]:
+        """Ids the generator does not aim at: published inconsistencies and untargeted cells."""
+        return self.excluded() | self.untargeted()
+
     def reading(self, target_id: str):
         for inc in self.raw.get("inconsistencies", []) or []:
             if target_id in (inc.get("exclude") or []) and "reading" in inc:

@@ -224,6 +224,31 @@ def _check_baseline(a: _Audit):
               else "see the rows listed separately", "consistent", line=None)
 
 
+def _check_baseline_eq5d_p(a: _Audit):
+    """Tables 4-2..4-4's EQ5D5L p-value (raw weighted difference of the printed arm means)
+    against Table 4-5's S.E. of the regression-adjusted difference: the raw difference's S.E.
+    is no smaller (controls only remove residual variance; randomisation leaves treatment
+    nearly orthogonal to them), which bounds the p-value from below."""
+    tab = (a.raw.get("table_4_5") or {}).get("rows", {}).get("bl_eq5d")
+    dec = (a.raw.get("table_4_5") or {}).get("decimals", [3, 3, 2])
+    if not tab:
+        return
+    for g in a.groups():
+        block = a.raw["baseline_characteristics"][g]
+        row = block["rows"].get("bl_eq5d")
+        if row is None or g not in tab or None in row["values"][2:5]:
+            continue
+        c, t, p = row["values"][2:5]
+        d_max = abs(t - c) + 2 * half(2)
+        se_min = tab[g][1] - half(dec[1])
+        p_min = float(2 * stats.norm.sf(d_max / se_min))
+        ok = p + half(2) >= p_min
+        a.add(f"{block['source']['table'].replace('Table ', 't').replace('-', '_')}-eq5d-p-vs-t4_5", "p-value vs Table 4-5 S.E.",
+              f"{block['source']['table']} / Table 4-5", f"{vocab.GROUP_LABELS[g]} EQ5D5L p-value", f"{p} (arms {c}, {t}; S.E. {tab[g][1]})",
+              f"|difference| <= {d_max:.3f}, raw S.E. >= {se_min:.4f}: p >= {p_min:.2f}", "consistent" if ok else "inconsistent",
+              line=row["line"], cells=[f"baseline_characteristics.{g}.bl_eq5d.p_value"])
+
+
 # =========================================================================================
 # Duplicated rows
 # =========================================================================================
@@ -815,6 +840,7 @@ def audit_reports(targets=None, extra: dict | None = None, rand: bool = True) ->
     a = _Audit(raw, extra)
     _check_table_4_1(a)
     _check_baseline(a)
+    _check_baseline_eq5d_p(a)
     _check_duplicates(a)
     _check_table_4_5(a)
     _check_mi(a)

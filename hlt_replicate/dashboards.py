@@ -13,15 +13,17 @@ new: they call the kit's own estimators, so what the room sees is what the packa
 * :func:`impact` — one ITT impact (group, outcome, survey weights on or off): the report's
   chart and a table;
 * :func:`fwer` — the family-wise error rate of K tests under the global null, by procedure
-  (:func:`hlt_replicate.teaching_mt.simulate_fwer`);
+  (:func:`hlt_replicate.lessons.ch04.simulate_fwer`);
 * :func:`benefit_cost` — RAND's business case with the slider values
-  (:func:`hlt_replicate.bcr.dashboard`): BCRs, net benefit, break-even and a tornado chart.
+  (:func:`hlt_replicate.lessons.ch05.business_case_view`, the view notebook 05's widget
+  shows): BCRs, net benefit, break-even and a tornado chart.
 
-The widget side is kept to :func:`app` (controls + readouts + output, wired with
-``ipywidgets.interactive_output``) and one ``*_controls()`` function per dashboard. Readouts
-are rendered as ``<span class="hlt-readout" data-key="KEY">TEXT</span>`` so a browser test
-(``tests/browser/``) can read them, and compare ``TEXT`` with :attr:`Readout.text` of the
-same call made in the test.
+The widget side is kept to :func:`app` (controls + readouts + output, wired by
+:func:`hlt_replicate.teaching.wire` as the lessons' widgets are) and one ``*_controls()``
+function per dashboard. Readouts are rendered as
+``<span class="hlt-readout" data-key="KEY">TEXT</span>`` so a browser test (``tests/browser/``)
+can read them, and compare ``TEXT`` with :attr:`Readout.text` of the same call made in the
+test.
 
 :func:`load_data` gives the trial the dashboards show: ``HLT_DATA`` (a folder written by
 ``python -m data_synth generate --out DIR``) or else the cached synthetic trial of seed
@@ -47,7 +49,7 @@ from . import weighting as wt
 from ._checks import InputError, require_choice
 from .balance import balance_table
 from .charts import CONTROL_COLOUR, TREATMENT_COLOUR, impact_chart, love_plot
-from .teaching import View
+from .teaching import View, wire
 
 __all__ = [
     "Readout", "DashboardResult", "load_data", "randomisation", "weighting", "impact", "fwer", "benefit_cost",
@@ -484,7 +486,7 @@ def impact_controls() -> dict:
 # =========================================================================================
 # 4. FWER simulator
 # =========================================================================================
-#: Procedures of :func:`hlt_replicate.teaching_mt.simulate_fwer` (row name -> readout key, label).
+#: Procedures of :func:`hlt_replicate.lessons.ch04.simulate_fwer` (row name -> readout key, label).
 FWER_PROCEDURES: dict[str, tuple[str, str]] = {
     "unadjusted": ("fwer_unadjusted", "Unadjusted"),
     "bonferroni": ("fwer_bonferroni", "Bonferroni"),
@@ -507,10 +509,10 @@ def fwer(
 ) -> DashboardResult:
     """Family-wise error rate of ``k`` tests at ``alpha`` when the treatment affects nothing,
     from ``trials`` simulated trials of ``n`` people whose outcomes correlate at ``rho``
-    (:func:`hlt_replicate.teaching_mt.simulate_fwer`, Westfall–Young with ``reps``
+    (:func:`hlt_replicate.lessons.ch04.simulate_fwer`, Westfall–Young with ``reps``
     permutations). Readouts: ``fwer_<procedure>`` for each of :data:`FWER_PROCEDURES` and
     ``fwer_independent`` = 1 − (1 − alpha)^k, the unadjusted rate for independent tests."""
-    from .teaching_mt import simulate_fwer
+    from .lessons.ch04 import simulate_fwer
 
     tab = simulate_fwer(trials=int(trials), n=int(n), k=int(k), rho=float(rho), reps=int(reps), alpha=float(alpha),
                         seed=int(seed))
@@ -577,18 +579,16 @@ BCR_READOUTS: dict[str, tuple[str, str]] = {
 
 
 def benefit_cost(option: int = 2, relative: float = 0.2, **values: Any) -> DashboardResult:
-    """RAND's business case for ``option`` with the slider ``values``
-    (:func:`hlt_replicate.bcr.dashboard`): readouts ``bcr_government``, ``bcr``,
-    ``net_benefit_government``, ``cost_per_outcome``, ``break_even_effect`` as the table
-    prints them (``n/a`` when the model cannot give one, e.g. no employment effect)."""
-    from . import bcr
+    """RAND's business case for ``option`` with the slider ``values``: the view of
+    :func:`hlt_replicate.lessons.ch05.business_case_view` (:func:`hlt_replicate.bcr.dashboard`'s
+    table and chart) and readouts ``bcr_government``, ``bcr``, ``net_benefit_government``,
+    ``cost_per_outcome``, ``break_even_effect`` as its table prints them (``n/a`` when the
+    model cannot give one, e.g. no employment effect)."""
+    from .lessons.ch05 import business_case_view
 
-    d = bcr.dashboard(option, relative, **values)
-    printed = dict(zip(d.table["quantity"], d.table["value"]))
+    view = business_case_view(option, relative, **values)
+    printed = view.table["value"].to_dict()
     readouts = tuple(Readout(key, label, str(printed.get(q, "n/a"))) for q, (key, label) in BCR_READOUTS.items())
-    info = bcr.rand_option_info(option)
-    view = View(title=f"Option {option}: {info['name']} (RAND 2014, §{info['section']})",
-                tables={"": d.table.set_index("quantity")}, figure=d.figure)
     return DashboardResult(readouts, view)
 
 
@@ -604,10 +604,11 @@ _CSS = """<style>
 def app(callback: Callable[..., DashboardResult], controls: Mapping[str, Any], *, title: str = "", intro: str = ""):
     """A dashboard: ``controls`` (``{argument: widget}``) in a wrapping row, the readouts of
     ``callback(**values)`` in an ``HTML`` widget (class ``hlt-readouts``) and its view in an
-    ``Output`` widget, re-computed whenever a control changes
-    (``ipywidgets.interactive_output``). An exception shows its message in the readouts (and
-    its traceback in the output) instead of leaving stale numbers on the screen."""
+    ``Output`` widget, re-computed whenever a control changes (:func:`hlt_replicate.teaching.wire`).
+    An exception shows its message in the readouts (and its traceback in the output) instead
+    of leaving stale numbers on the screen."""
     import ipywidgets as w
+
     readouts = w.HTML(value="")
     readouts.add_class("hlt-readouts")
 
@@ -624,8 +625,7 @@ def app(callback: Callable[..., DashboardResult], controls: Mapping[str, Any], *
         readouts.value = result.readout_html()
         result.show()
 
-    out = w.interactive_output(update, dict(controls))
-    box = w.HBox(list(controls.values()), layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+    box, out = wire(update, controls, row=True).children
     box.add_class("hlt-controls")
     head = w.HTML(_CSS + (f"<h2>{html.escape(title)}</h2>" if title else "") + (f"<p>{intro}</p>" if intro else ""))
     root = w.VBox([head, box, readouts, out])

@@ -46,7 +46,7 @@ from ._checks import (
     require_frame,
     require_weights,
 )
-from .regression import P_DISTRIBUTIONS, Fit, dummies, iv2sls, pvalue, wls
+from .regression import P_DISTRIBUTIONS, Fit, indicators, iv2sls, level_codes, pvalue, recode, wls
 
 SD_CONVENTIONS = ("control", "pooled")
 
@@ -81,20 +81,40 @@ def select_group(data: pd.DataFrame, group: str | None) -> pd.DataFrame:
 def control_matrix(data: pd.DataFrame, controls: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Columns for the controls: numeric ones as they are, categorical ones as dummies."""
     require_columns(data, controls, "data (controls)")
+    return _control_matrix(data, controls, slice(None), len(data))
+
+
+def _control_matrix(data: pd.DataFrame, controls: Sequence[str], rows, n: int) -> tuple[np.ndarray, list[str]]:
+    """:func:`control_matrix` of ``data`` restricted to ``rows`` (a boolean mask or a
+    slice; ``n`` rows), working on numpy arrays: building a design then costs no
+    DataFrame copies, which matters when the generator rebuilds designs in its loops."""
+    blocks, names = _control_blocks(data, controls, rows)
+    return (np.column_stack(blocks) if blocks else np.empty((n, 0))), names
+
+
+def _control_blocks(data: pd.DataFrame, controls: Sequence[str], rows) -> tuple[list[np.ndarray], list[str]]:
+    """The column blocks of :func:`_control_matrix` and their names, not yet stacked."""
     blocks, names = [], []
     for c in controls:
         col = data[c]
-        if col.isna().any():
-            raise InputError(f"control {c!r} has {int(col.isna().sum())} missing value(s); impute or drop those rows first")
         levels = vocab.CATEGORICAL_BASELINE.get(c)
         if levels is not None or not pd.api.types.is_numeric_dtype(col):
-            mat, nm = dummies(col, c, levels)
+            codes, uniques = pd.factorize(col.to_numpy()[rows])  # missing values get code -1
+            _require_complete(c, int((codes < 0).sum()))
+            codes, order = recode(codes, list(uniques), c, levels)
+            mat, nm = indicators(codes, len(order)), [f"{c}[{lv}]" for lv in order[1:]]
         else:
-            mat, nm = np.asarray(col, dtype=float)[:, None], [c]
+            x = col.to_numpy(dtype=float, na_value=np.nan)[rows]
+            _require_complete(c, int(np.isnan(x).sum()))
+            mat, nm = x[:, None], [c]
         blocks.append(mat)
         names += nm
-    X = np.column_stack(blocks) if blocks else np.empty((len(data), 0))
-    return X, names
+    return blocks, names
+
+
+def _require_complete(control: str, n_missing: int) -> None:
+    if n_missing:
+        raise InputError(f"control {control!r} has {n_missing} missing value(s); impute or drop those rows first")
 
 
 def build_design(
@@ -120,33 +140,32 @@ def build_design(
         baseline = meta.baseline if meta is not None else None
     extra = [baseline] if baseline else []
     require_columns(data, [outcome, treat, *controls, *extra] + ([weights] if weights else []))
-    rows = data[data[outcome].notna()]
-    if rows.empty:
+    observed = data[outcome].notna().to_numpy()
+    n = int(observed.sum())
+    if n == 0:
         raise InputError(f"outcome {outcome!r} is missing for every row")
-    t = require_binary(rows[treat], treat)
+    t = require_binary(data[treat][observed], treat)
     require_both_arms(t, treat, f" among rows with {outcome!r} observed")
-    y = np.asarray(rows[outcome], dtype=float)
+    y = np.asarray(data[outcome].to_numpy()[observed], dtype=float)
     if np.ptp(y) == 0:
         raise InputError(f"outcome {outcome!r} has zero variance ({y[0]!r} for every row): no impact can be estimated")
-    Xc, cnames = control_matrix(rows, [*controls, *extra])
-    blocks = [np.ones(len(rows)), t, Xc]
-    names = ["const", treat, *cnames]
-    if regressor is not None:
-        blocks[1] = np.asarray(rows[regressor], dtype=float)
-        names[1] = regressor
-    if group_indicators and vocab.GROUP in rows and rows[vocab.GROUP].nunique() > 1:
-        G, gnames = dummies(rows[vocab.GROUP], vocab.GROUP, vocab.GROUPS)
+    cblocks, cnames = _control_blocks(data, [*controls, *extra], observed)
+    first = t if regressor is None else np.asarray(data[regressor].to_numpy()[observed], dtype=float)
+    X = np.column_stack([np.ones(n), first, *cblocks])  # one copy into the design
+    names = ["const", treat if regressor is None else regressor, *cnames]
+    groups = data[vocab.GROUP].to_numpy()[observed] if group_indicators and vocab.GROUP in data.columns else None
+    if groups is not None and len(pd.unique(groups)) > 1:
+        codes, order = level_codes(groups, vocab.GROUP, vocab.GROUPS)
+        G, gnames = indicators(codes, len(order)), [f"{vocab.GROUP}[{g}]" for g in order[1:]]
         # A group dummy already spanned by the controls is redundant: in SCR/WMCA OOW the
         # area dummies nest the site, so group[WMCA_OOW] is the sum of the WMCA areas'
         # dummies. Leave such dummies out (the group effect is absorbed either way).
-        base = np.column_stack(blocks)
-        coef, *_ = np.linalg.lstsq(base, G, rcond=None)
-        spanned = np.linalg.norm(G - base @ coef, axis=0) < 1e-8 * np.sqrt(len(rows))
-        blocks.append(G[:, ~spanned])
+        coef, *_ = np.linalg.lstsq(X, G, rcond=None)
+        spanned = np.linalg.norm(G - X @ coef, axis=0) < 1e-8 * np.sqrt(n)
+        X = np.column_stack([X, G[:, ~spanned]])
         names += [g for g, s in zip(gnames, spanned) if not s]
-    X = np.column_stack(blocks)
-    w = require_weights(rows[weights], f"weights column {weights!r}") if weights else None
-    return Design(y, X, w, tuple(names), rows.index, t)
+    w = require_weights(data[weights].to_numpy()[observed], f"weights column {weights!r}") if weights else None
+    return Design(y, X, w, tuple(names), data.index[observed], t)
 
 
 @dataclass(frozen=True)

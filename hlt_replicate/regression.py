@@ -157,16 +157,43 @@ def iv2sls(
     return Fit(beta, V, y - fitted, fitted, n, n - k, names)
 
 
-def dummies(values: pd.Series, name: str, levels: Sequence | None = None) -> tuple[np.ndarray, list[str]]:
-    """Indicator columns for every level of a categorical series but the first present one."""
-    present = pd.unique(values.dropna())
+def level_codes(values: pd.Series, name: str, levels: Sequence | None = None) -> tuple[np.ndarray, list]:
+    """Integer codes of a categorical series (``-1`` where missing) and the level order they
+    index: the present levels in the order of ``levels``, or sorted by their text.
+
+    One hash pass (:func:`pandas.factorize`) instead of building a ``pd.Categorical``:
+    designs are rebuilt many times in the generator's calibration loops.
+    """
+    codes, uniques = pd.factorize(values)
+    return recode(codes, list(uniques), name, levels)
+
+
+def recode(codes: np.ndarray, present: list, name: str, levels: Sequence | None = None) -> tuple[np.ndarray, list]:
+    """Re-index :func:`pandas.factorize` codes (into ``present``, order of appearance) to the
+    level order of :func:`level_codes`; raises on a level not in ``levels``."""
     if levels is not None:
-        order = [lv for lv in levels if lv in set(present)]
         unknown = sorted(set(map(str, present)) - set(map(str, levels)))
         if unknown:
             raise InputError(f"column {name!r} has unexpected level(s) {unknown[:5]}; expected {list(levels)}")
+        seen = set(present)
+        order = [lv for lv in levels if lv in seen]
     else:
         order = sorted(present, key=str)
-    codes = pd.Categorical(values, categories=order).codes
-    mat = (codes[:, None] == np.arange(1, len(order))[None, :]).astype(float)
-    return mat, [f"{name}[{lv}]" for lv in order[1:]]
+    rank = {lv: i for i, lv in enumerate(order)}
+    # a value equal to no level (possible only when its text matches one) gets no indicator
+    remap = np.array([rank.get(lv, -1) for lv in present] + [-1], dtype=np.intp)
+    return remap[codes], order
+
+
+def indicators(codes: np.ndarray, k: int) -> np.ndarray:
+    """``n x (k - 1)`` 0/1 matrix: column ``j`` marks code ``j + 1`` (code 0 is the base)."""
+    mat = np.zeros((len(codes), max(k - 1, 0)))
+    rows = np.flatnonzero(codes > 0)
+    mat[rows, codes[rows] - 1] = 1.0
+    return mat
+
+
+def dummies(values: pd.Series, name: str, levels: Sequence | None = None) -> tuple[np.ndarray, list[str]]:
+    """Indicator columns for every level of a categorical series but the first present one."""
+    codes, order = level_codes(values, name, levels)
+    return indicators(codes, len(order)), [f"{name}[{lv}]" for lv in order[1:]]

@@ -130,6 +130,44 @@ def select_notebooks(paths: Sequence[Path], spec: str) -> list[Path]:
     return out
 
 
+class SlicedShellWait:
+    """Wait for kernel replies in slices of ``step`` seconds instead of one long poll.
+
+    With widget cells, nbclient's single ``shell_channel.get_msg(timeout=cell_timeout)`` can
+    miss the socket's wake-up and return the reply only when the whole timeout expires
+    (jupyter/nbclient#312): a 300 s stall per affected cell, seen on this machine in the main
+    job. Re-polling every ``step`` seconds re-checks the socket, so a missed wake-up costs at
+    most ``step``. Used as a context manager around notebook execution."""
+
+    def __init__(self, step: float = 0.5):
+        self.step = step
+
+    def __enter__(self):
+        from jupyter_client.channels import AsyncZMQSocketChannel
+
+        self._cls, self._orig = AsyncZMQSocketChannel, AsyncZMQSocketChannel.get_msg
+        orig, step = self._orig, self.step
+
+        async def get_msg(channel, timeout=None):
+            from queue import Empty
+
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    return await orig(channel, timeout=step if left is None else min(step, left))
+                except Empty:
+                    if left is not None and left <= step:
+                        raise
+
+        AsyncZMQSocketChannel.get_msg = get_msg
+        return self
+
+    def __exit__(self, *exc):
+        self._cls.get_msg = self._orig
+        return False
+
+
 def execute_notebooks(paths: Sequence[Path], out_dir: Path, env: dict[str, str], *, timeout: int = 900,
                       log: Callable[[str], None] = print) -> list[NotebookResult]:
     """Execute each notebook in its own folder (so relative paths work) with nbclient and
@@ -155,7 +193,8 @@ def execute_notebooks(paths: Sequence[Path], out_dir: Path, env: dict[str, str],
                                 resources={"metadata": {"path": str(src.parent)}})
         status, error, cell = "ok", "", None
         try:
-            client.execute(env={**os.environ, **env})
+            with SlicedShellWait():
+                client.execute(env={**os.environ, **env})
         except CellExecutionError as err:
             status = "failed"
             cell = _failed_cell(nb)

@@ -390,7 +390,8 @@ class Reproducer:
     def _v_work_history(self, c):
         rows = self._groups_rows(c["group"], respondents=True)
         lv = c["variable"].split("=", 1)[1]
-        return float((rows["work_history"] == lv).mean()) * c["unit"], "share of 4-month respondents (the report's base)"
+        share = np.average(rows["work_history"] == lv, weights=rows[vocab.WEIGHT])
+        return float(share) * c["unit"], "weighted share of 4-month respondents (the report's base; line 1386: all percentages weighted)"
 
     def _v_table_4_5(self, c):
         tab = self.sap(c["group"]).table
@@ -588,12 +589,13 @@ def _reason(c: dict) -> str:
     sec, stat = c["section"], str(c["statistic"])
     if sec == "baseline_characteristics":
         if stat == "p_value":
-            return "Tables 4-2..4-4 p-values (not calibrated)"
+            return ("Tables 4-2..4-4 joint p-values of categorical blocks (not calibrated)" if c.get("variable") in vocab.CATEGORICAL_BASELINE
+                    else "Tables 4-2..4-4 p-values (calibration target unless listed untargeted)")
         if stat == "population":
             return "Tables 4-2..4-4 population column (calibration target)"
         if c["published"] == "(-)":
             return "Tables 4-2..4-4 suppressed cells"
-        return "Tables 4-2..4-4 weighted sample/arm columns (not calibrated)"
+        return "Tables 4-2..4-4 weighted sample/arm levels (not calibrated; their T - C differences are)"
     if sec == "baseline_base":
         return "Tables 4-2..4-4 bases (item non-response not modelled)"
     if sec == "table_4_5":

@@ -13,6 +13,8 @@ Nothing here is specific to one lesson; the lessons live in :mod:`hlt_replicate.
   each, so a notebook can show "published vs reproduced" without typing a number in;
 * :class:`View` — what a widget callback returns: a title, a few tables and a figure, shown
   together by Jupyter (``display(view)``);
+* :func:`wire` — a notebook's widget: the controls of a callback above an output that shows
+  the callback's result again whenever a control changes;
 * :class:`Exercise`, :class:`ExerciseSet` — ``check(key, answer)`` says right or wrong with a
   hint, ``show_solution(key)`` returns the worked solution collapsed in an HTML
   ``<details>`` block, ``solution(key)`` runs exactly that code and returns its ``answer``
@@ -34,7 +36,7 @@ import math
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -211,7 +213,7 @@ def printed(value: Any, decimals: int | float) -> str:
 
 
 # =========================================================================================
-# What a widget callback returns
+# Widgets: what a callback returns, and its wiring
 # =========================================================================================
 @dataclass
 class View:
@@ -246,6 +248,36 @@ class View:
     def __repr__(self) -> str:
         parts = [self.title] + [f"{c}\n{t.to_string()}" for c, t in self.tables.items()] + ([self.note] if self.note else [])
         return "\n\n".join(p for p in parts if p)
+
+
+def wire(callback: Callable[..., Any], controls: Mapping[str, Any], /, *args: Any, row: bool = False, **kwargs: Any):
+    """The widget of a notebook cell: ``controls`` (``{argument: widget}``, e.g. a lesson's
+    ``*_controls()``) above an ``Output`` that shows ``callback(*args, **kwargs, **values)``
+    (usually a :class:`View`; nothing when it returns None), cleared and shown again whenever a
+    control changes (``ipywidgets.interactive_output``). The controls stand one per line, or
+    side by side (wrapping) with ``row=True``. Returns the ``VBox`` of the two: the last line
+    of a cell, or ``display(...)``::
+
+        wire(lesson.column_view, lesson.column_controls(data), data)
+
+    The callback stays a plain function of the data and the widget values, tested without
+    widgets; only this wiring needs a frontend."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    clash = set(kwargs) & set(controls)
+    if clash:
+        raise TypeError(f"{sorted(clash)} given both as a fixed argument and as a control")
+
+    def show(**values: Any) -> None:
+        result = callback(*args, **kwargs, **values)
+        if result is not None:
+            display(result)
+
+    out = w.interactive_output(show, dict(controls))
+    widgets = list(controls.values())
+    box = w.HBox(widgets, layout=w.Layout(flex_flow="row wrap", align_items="flex-start")) if row else w.VBox(widgets)
+    return w.VBox([box, out])
 
 
 # =========================================================================================
@@ -338,7 +370,8 @@ class Exercise:
     ``kind`` is number / integer / choice / set; ``tol`` is the accepted distance from the
     expected number (or a function of the expected number, e.g. for a Monte Carlo p-value);
     ``hints`` are (test(answer, expected), text) pairs tried in order on a wrong answer, then
-    ``default_hint``."""
+    ``default_hint``. ``explanation`` may be a function, called when the solution is shown
+    (for an explanation that quotes numbers computed from the data)."""
 
     def tolerance(self, expected: Any) -> float:
         return float(self.tol(expected)) if callable(self.tol) else float(self.tol)
@@ -347,7 +380,7 @@ class Exercise:
     title: str
     expected: Callable[[], Any]
     solution_code: str
-    explanation: str
+    explanation: str | Callable[[], str]
     default_hint: str
     kind: str = "number"
     tol: float | Callable[[Any], float] = 0.0
@@ -414,7 +447,8 @@ class ExerciseSet:
     def show_solution(self, key: str) -> Solution:
         """The worked solution (hidden until clicked in Jupyter)."""
         ex = self.get(key)
-        return Solution(key, ex.title, ex.solution_code, ex.explanation)
+        text = ex.explanation() if callable(ex.explanation) else ex.explanation
+        return Solution(key, ex.title, ex.solution_code, text)
 
     def solution(self, key: str, quiet: bool = True) -> Any:
         """Run the code that :meth:`show_solution` shows and return its ``answer``."""

@@ -39,7 +39,7 @@ from ._checks import (
     require_weights,
 )
 from .balance import BALANCE_VARIABLES, balance_table, is_categorical, standardised_difference, _levels
-from .impact import control_matrix, select_group
+from .impact import _control_matrix, select_group
 
 #: Default covariates of the response-propensity model (baseline characteristics of
 #: Tables 4-2..4-4 plus work history, §3.3.1); the arm is always added.
@@ -84,17 +84,28 @@ def response_propensity(
     require_frame(data)
     require_columns(data, [responded, treat, *covariates] + ([by] if by else []))
     r = require_binary(data[responded], responded)
-    out = pd.Series(np.nan, index=data.index, name="p_response")
-    parts = data.groupby(by, sort=False) if by else [(None, data)]
-    for key, part in parts:
-        Xc, _ = control_matrix(part, covariates)
-        X = np.column_stack([np.ones(len(part)), np.asarray(part[treat], float), Xc])
-        rr = r[data.index.get_indexer(part.index)]
+    out = np.full(len(data), np.nan)
+    t = np.asarray(data[treat], float)
+    for key, rows in _group_rows(data, by):
+        n = int(rows.sum()) if isinstance(rows, np.ndarray) else len(data)
+        Xc, _ = _control_matrix(data, covariates, rows, n)
+        X = np.column_stack([np.ones(n), t[rows], Xc])
+        rr = r[rows]
         if rr.min() == rr.max():
             raise InputError(f"group {key!r}: every row has {responded}={int(rr[0])}; a response model needs both")
         beta = logit_fit(X, rr)
-        out.loc[part.index] = 1 / (1 + np.exp(-(X @ beta)))
-    return out
+        out[rows] = 1 / (1 + np.exp(-(X @ beta)))
+    return pd.Series(out, index=data.index, name="p_response")
+
+
+def _group_rows(data: pd.DataFrame, by: str | None):
+    """(key, boolean row mask) per level of ``by`` in order of appearance, as
+    ``data.groupby(by, sort=False)`` (rows with a missing key in no group); one
+    ``(None, all rows)`` when ``by`` is ``None``. Masks instead of sub-frames: no copies."""
+    if not by:
+        return [(None, slice(None))]
+    codes, keys = pd.factorize(data[by])
+    return [(key, codes == k) for k, key in enumerate(keys)]
 
 
 def ipw_weights(

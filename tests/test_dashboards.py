@@ -170,7 +170,7 @@ def test_impact_rejects_bad_input(trial):
 
 # --- FWER --------------------------------------------------------------------------------
 def test_fwer_matches_simulate_fwer():
-    from hlt_replicate.teaching_mt import simulate_fwer
+    from hlt_replicate.lessons.ch04 import simulate_fwer
 
     r = db.fwer(k=4, rho=0.5, trials=20, n=40, reps=60, seed=3)
     tab = simulate_fwer(trials=20, n=40, k=4, rho=0.5, reps=60, alpha=0.05, seed=3)

@@ -154,6 +154,8 @@ def test_modified_targets_file_is_honoured(tmp_path):
         raw["secondary_impacts"]["SCR_IW"]["rows"]["jsse"]["values"][2] = 0.30  # impact
         raw["secondary_impacts"]["SCR_IW"]["rows"]["jsse"]["values"][4] = 0.3  # and its effect size
         raw["work_history"]["WMCA_OOW"].update({"never": 0.50, "always": 0.12})
+        # more SCR IW respondents weigh more in SCR's pooled raw mean (Table 4-12)
+        raw["secondary_impacts"]["SCR"]["rows"]["work16"]["values"][1] = 0.40
 
     path = _edited(tmp_path, edit)
     d = data_synth.generate(path, seed=3)
@@ -188,7 +190,11 @@ def test_malformed_targets_raise_clear_errors(edit, message):
 
 
 def test_inconsistent_edit_names_the_targets_to_change(tmp_path):
-    path = _edited(tmp_path, lambda r: r["design"]["respondents"]["SCR_IW"].__setitem__("treatment", 800))
+    def edit(raw):
+        raw["design"]["respondents"]["SCR_IW"]["treatment"] = 800
+        raw["secondary_impacts"]["SCR"]["rows"]["work16"]["values"][1] = 0.40  # pooled mean follows
+
+    path = _edited(tmp_path, edit)
     with pytest.raises(TargetError, match=r"ips_sessions.SCR_IW.base together with design.respondents"):
         data_synth.generate(path)
 
@@ -230,3 +236,16 @@ def test_cli_generate_and_check(tmp_path):
     assert "missed" in r.stdout
     r = subprocess.run([sys.executable, "-m", "data_synth", "check", "--data", str(tmp_path / "nope")], capture_output=True, text=True)
     assert r.returncode == 2 and "not found" in r.stderr
+
+
+def test_pooled_means_edited_out_of_reach_name_themselves(tmp_path):
+    """More SCR IW respondents without moving SCR's pooled mean: no whole counts fit both
+    pooled tables, and the error names the outcome and the cells."""
+    def edit(raw):
+        raw["design"]["respondents"]["SCR_IW"]["treatment"] = 800
+        raw["design"]["total_respondents"]["value"] = 5427
+        raw["ips_sessions"]["SCR_IW"]["base"]["resp"] = 797
+        raw["first_session"]["SCR_IW"]["base"]["resp"] = 772
+
+    with pytest.raises(TargetError, match=r"pooled raw means of work16 \(treatment\) SCR 0.39"):
+        data_synth.generate(_edited(tmp_path, edit), seed=3)

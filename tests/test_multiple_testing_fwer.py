@@ -1,5 +1,5 @@
 """Family-wise error rate of hlt_replicate.westfall_young under the global null, by simulation
-(hlt_replicate.teaching_mt.simulate_fwer runs the public function on simulated trials).
+(hlt_replicate.lessons.ch04.simulate_fwer runs the public function on simulated trials).
 
 With B permutations the Westfall–Young FWER under the global null is exactly
 ceil(αB)/(B+1) (0.0499 for B = 500): the slow test checks it within [0.04, 0.06] over 3,000
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from hlt_replicate.teaching_mt import simulate_fwer, simulate_null_trial
+from hlt_replicate.lessons.ch04 import simulate_fwer, simulate_null_trial
 
 
 def test_fwer_fast_version():

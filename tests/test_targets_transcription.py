@@ -82,3 +82,13 @@ def test_check_would_catch_a_mistyped_value(seeds):
         if not (_printed_forms(wrong, int(r.decimals)) & _cells(lines[int(r.line) - 1])):
             misses += 1
     assert misses >= 35
+
+
+@pytest.mark.parametrize("entry", TARGETS.raw.get("untargeted") or [], ids=lambda e: e["id"])
+def test_untargeted_cells_are_documented_and_exist(entry):
+    """Each `untargeted` entry says why, and names cells that exist and are then not targets."""
+    assert entry.get("why") and entry.get("cells"), f"{entry['id']} lacks why or cells"
+    flat = TARGETS.flat().set_index("id")
+    for cell in entry["cells"]:
+        assert cell in flat.index, f"{cell} matches no published cell"
+        assert not flat.loc[cell, "target"], f"{cell} is listed untargeted but is still a target"

@@ -1,7 +1,9 @@
-"""Lesson 04 (multiple testing): exercises, widget callbacks and the claims the notebook makes.
+"""Lesson 04 (multiple testing, :mod:`hlt_replicate.lessons.ch04`): the exercises' expected
+answers and targeted hints, widget callbacks and the claims the notebook makes.
 
-Every worked solution passes its own self-check, wrong answers get hints, and each widget
-callback returns a View with the expected parts (run small so the file stays fast).
+Each widget callback returns a View with the expected parts (run small so the file stays
+fast). The checks every lesson shares (each worked solution passes its self-check, wrong
+answers get hints, solutions stay hidden) are in ``tests/test_teaching_notebooks.py``.
 """
 from __future__ import annotations
 
@@ -12,11 +14,9 @@ import pandas as pd
 import pytest
 
 from hlt_replicate import multiple_testing as mt
-from hlt_replicate import teaching_ch04 as L
 from hlt_replicate import vocab
+from hlt_replicate.lessons import ch04 as L
 from hlt_replicate.teaching import View, load_trial
-
-KEYS = list(L.EXERCISES)
 
 
 @pytest.fixture(scope="module")
@@ -32,33 +32,6 @@ def decisions(data):
 # -------------------------------------------------------------------------------------------
 # exercises
 # -------------------------------------------------------------------------------------------
-def test_two_to_four_exercises():
-    assert 2 <= len(KEYS) <= 4
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_worked_solution_passes_its_self_check(key):
-    res = L.check(key, L.solution(key))
-    assert res.correct, res.message
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_wrong_answers_fail_with_a_hint(key):
-    x = float(L.expected(key))
-    for wrong in (x * 1.5 + 1, -7, "not a number", float("nan")):
-        res = L.check(key, wrong)
-        assert not res.correct and "✗" in res.message
-    assert "Hint" in L.check(key, x * 1.5 + 1).message
-    assert "None" in L.check(key, None).message
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_solution_is_hidden_html_with_the_code(key):
-    s = L.show_solution(key)
-    assert s._repr_html_().startswith("<details>") and "click to reveal" in s._repr_html_()
-    assert s.code == L.EXERCISES.get(key).solution_code
-
-
 def test_ex1_independent_fwer():
     k = len(vocab.SECONDARY_OUTCOMES)
     assert L.expected("ex1") == pytest.approx(1 - 0.95**k)

@@ -1,9 +1,11 @@
-"""Lessons 00-03: every widget callback, every exercise's self-check and worked solution, the
-shared teaching helpers, and the structure of the stored notebooks.
+"""The lessons: every exercise's self-check and worked solution (lessons 00-06), the widget
+callbacks of lessons 00-03 (04, 05 and 06 have test files of their own), the shared teaching
+helpers, and the structure of every stored lesson notebook.
 
 The notebooks themselves are executed by ``pytest --nbval-lax notebooks/``; these tests cover
 what a notebook run does not: each callback over several widget settings, wrong answers
-getting hints, and the notebook files being thin, stripped and in step with their builder.
+getting hints, and the notebook files being thin, stripped and (those written by
+``notebooks/_build/build_notebooks.py``) in step with their builder.
 """
 from __future__ import annotations
 
@@ -24,12 +26,24 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from hlt_replicate import teaching, vocab  # noqa: E402
-from hlt_replicate.lessons import ch00, ch01, ch02, ch03  # noqa: E402
+from hlt_replicate.lessons import ch00, ch01, ch02, ch03, ch04, ch05, ch06  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
-LESSONS = {"00_start_here": ch00, "01_randomisation": ch01, "02_nonresponse_weighting": ch02, "03_impact_estimation": ch03}
+LESSONS = {"00_start_here": ch00, "01_randomisation": ch01, "02_nonresponse_weighting": ch02, "03_impact_estimation": ch03,
+           "04_multiple_testing": ch04, "05_benefit_cost_ratios": ch05, "06_replication_scorecard": ch06}
 ALL_EXERCISES = [(mod, key) for mod in LESSONS.values() for key in mod.EXERCISES]
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location("build_notebooks", NB_DIR / "_build" / "build_notebooks.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    return builder
+
+
+#: The lesson notebooks written by the builder (04 and 05 are edited by hand).
+BUILT = [name for name in LESSONS if f"{name}.ipynb" in _builder().NOTEBOOKS]
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +156,31 @@ def test_exercise_set_validation_and_rendering():
                                                   explanation="", default_hint="")])
     with pytest.raises(RuntimeError, match="answer"):
         bad.solution("b")
+    computed = teaching.ExerciseSet([teaching.Exercise(key="c", title="", expected=lambda: 1, solution_code="answer = 1",
+                                                       explanation=lambda: f"computed {1 + 1}", default_hint="")])
+    assert computed.show_solution("c").explanation == "computed 2"  # a callable explanation is called when shown
+
+
+def test_wire_shows_the_callback_again_when_a_control_changes():
+    import ipywidgets as w
+
+    calls = []
+
+    def callback(data, x, scale=1):
+        calls.append((data, x, scale))
+        return None  # nothing to display
+
+    slider, toggle = w.IntSlider(value=3), w.Checkbox(value=True)
+    root = teaching.wire(callback, {"x": slider}, "data", scale=2)
+    box, out = root.children
+    assert isinstance(box, w.VBox) and list(box.children) == [slider] and isinstance(out, w.Output)
+    assert calls == [("data", 3, 2)]  # shown once at the start ...
+    slider.value = 4
+    assert calls[-1] == ("data", 4, 2)  # ... and again on every change
+    row = teaching.wire(lambda **v: None, {"x": slider, "t": toggle}, row=True).children[0]
+    assert isinstance(row, w.HBox) and row.layout.flex_flow == "row wrap" and list(row.children) == [slider, toggle]
+    with pytest.raises(TypeError, match="scale"):
+        teaching.wire(callback, {"x": slider, "scale": toggle}, "data", scale=2)
 
 
 # =========================================================================================
@@ -173,15 +212,17 @@ def test_wrong_answers_fail_with_a_hint(mod, key):
         res = mod.check(key, wrong)
         assert not res.correct, (key, wrong)
         assert "Hint" in res.message
-    for junk in (None, "not a number" if ex.kind != "choice" else 42):
+    for junk in (None, "not a number", float("nan")) if ex.kind != "choice" else (None, 42):
         res = mod.check(key, junk)
         assert not res.correct and "✗" in res.message
+    assert "None" in mod.check(key, None).message
 
 
 @pytest.mark.parametrize(("mod", "key"), ALL_EXERCISES, ids=[f"{m.__name__.rsplit('.', 1)[1]}-{k}" for m, k in ALL_EXERCISES])
 def test_solution_is_hidden_and_shows_its_code(mod, key):
     sol = mod.show_solution(key)
-    assert sol._repr_html_().startswith("<details>")
+    assert sol._repr_html_().startswith("<details>") and "click to reveal" in sol._repr_html_()
+    assert sol.code == mod.EXERCISES.get(key).solution_code
     assert "answer" in sol.code and sol.explanation
     ast.parse(sol.code)
 
@@ -464,8 +505,9 @@ def test_notebook_shape(name):
     assert cells[0]["cell_type"] == "markdown" and "Learning objectives" in first and "Report tables covered" in first
     assert cells[-1]["cell_type"] == "markdown" and "Summary" in last
     code = [_source(c) for c in cells if c["cell_type"] == "code"]
-    widget_cells = [c for c in code if "interactive_output" in c]
+    widget_cells = [c for c in code if "wire(" in c]
     assert widget_cells, "each notebook has a widget"
+    assert not any("interactive_output" in c for c in code), "wire the widgets with hlt_replicate.teaching.wire"
     for c in widget_cells:
         assert c.splitlines()[0] == "# NBVAL_IGNORE_OUTPUT"
     checks = [c for c in code if c.lstrip().startswith("answer_")]
@@ -477,12 +519,14 @@ def test_notebook_shape(name):
                 assert len(node.body) <= 3, f"function {node.name} in {name} is more than a few lines: move it to the package"
 
 
-@pytest.mark.parametrize("name", list(LESSONS))
+def test_every_lesson_notebook_is_tested():
+    assert sorted(LESSONS) == sorted(p.stem for p in NB_DIR.glob("[0-9][0-9]_*.ipynb"))
+    assert len(BUILT) == len(_builder().NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", BUILT)
 def test_notebook_is_in_step_with_its_builder(name):
-    spec = importlib.util.spec_from_file_location("build_notebooks", NB_DIR / "_build" / "build_notebooks.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
-    built = builder.build(f"{name}.ipynb")
+    built = _builder().build(f"{name}.ipynb")
     stored = _notebook(name)
     assert [c.source for c in built.cells] == [_source(c) for c in stored["cells"]], (
         "notebook differs from notebooks/_build/build_notebooks.py: rerun the builder")

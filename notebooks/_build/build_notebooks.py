@@ -101,10 +101,9 @@ def nb00() -> list:
         from pathlib import Path
 
         import pandas as pd
-        from IPython.display import display
 
         from data_synth.io import read_trial, write_trial
-        from hlt_replicate.teaching import load_trial, published
+        from hlt_replicate.teaching import load_trial, published, wire
         from hlt_replicate.lessons import ch00 as lesson
         from hlt_replicate.lessons.ch00 import check, show_solution
 
@@ -181,20 +180,11 @@ def nb00() -> list:
         * `ips_sessions` split by *arm*: management information exists only for the treatment group;
         * `work_history` by trial group: what "in work" and "out of work" at randomisation mean.
 
-        The callback `lesson.column_view` is an ordinary function in the package, and the cell only wires it to the dropdowns.
+        The callback `lesson.column_view` is an ordinary function in the package, and the cell only wires it to the dropdowns
+        (`wire` from `hlt_replicate.teaching`: the controls, and an output that calls the function again when one changes).
         """),
         widget_cell("""
-        import ipywidgets as widgets
-
-        column_controls = lesson.column_controls(data)
-
-
-        def _show_column(column, by):
-            display(lesson.column_view(data, column, by))
-
-
-        column_out = widgets.interactive_output(_show_column, column_controls)
-        display(widgets.VBox([widgets.HBox(list(column_controls.values())), column_out]))
+        wire(lesson.column_view, lesson.column_controls(data), data, row=True)
         """),
         md("""
         The same function works without the widget. Here is recruitment by month (Figure 4-1):
@@ -243,15 +233,7 @@ def nb00() -> list:
         SCR table prints numbers that do not agree with Tables 4-8 and 4-10.
         """),
         widget_cell("""
-        calibration_controls = lesson.calibration_controls(report)
-
-
-        def _show_calibration(table, status, max_rows):
-            display(lesson.calibration_view(report, table, status, max_rows))
-
-
-        calibration_out = widgets.interactive_output(_show_calibration, calibration_controls)
-        display(widgets.VBox([widgets.HBox(list(calibration_controls.values())), calibration_out]))
+        wire(lesson.calibration_view, lesson.calibration_controls(report), report, row=True)
         """),
         md("""
         ## 5 · How to use the kit
@@ -323,12 +305,11 @@ def nb01() -> list:
 
         import numpy as np
         import pandas as pd
-        from IPython.display import display
 
         from hlt_replicate import impact as im
         from hlt_replicate import randomisation as ra
         from hlt_replicate import vocab
-        from hlt_replicate.teaching import load_trial, respondents
+        from hlt_replicate.teaching import load_trial, respondents, wire
         from hlt_replicate.lessons import ch01 as lesson
         from hlt_replicate.lessons.ch01 import check, show_solution
 
@@ -454,17 +435,7 @@ def nb01() -> list:
         * change the seed a few times and watch the balance p-values move around.
         """),
         widget_cell("""
-        import ipywidgets as widgets
-
-        ra_controls = lesson.rerandomise_controls()
-
-
-        def _show_draw(**values):
-            display(lesson.rerandomise_view(data, n_perm=N_WIDGET_PERM, **values))
-
-
-        ra_out = widgets.interactive_output(_show_draw, ra_controls)
-        display(widgets.VBox([widgets.HBox(list(ra_controls.values()), layout=widgets.Layout(flex_flow="row wrap")), ra_out]))
+        wire(lesson.rerandomise_view, lesson.rerandomise_controls(), data, n_perm=N_WIDGET_PERM, row=True)
         """),
         md("## 6 · Exercises"),
         *exercise("ex1", """
@@ -531,12 +502,11 @@ def nb02() -> list:
 
         import numpy as np
         import pandas as pd
-        from IPython.display import display
 
         from hlt_replicate import charts, vocab
         from hlt_replicate import weighting as wt
         from hlt_replicate.multiple_testing import sap_decision_rule
-        from hlt_replicate.teaching import load_trial
+        from hlt_replicate.teaching import load_trial, wire
         from hlt_replicate.lessons import ch02 as lesson
         from hlt_replicate.lessons.ch02 import check, show_solution
 
@@ -682,17 +652,7 @@ def nb02() -> list:
         (The trimming parameters apply only to their own rule: *cap k* to the cap, *percentile* to winsorising.)
         """),
         widget_cell("""
-        import ipywidgets as widgets
-
-        w_controls = lesson.weights_controls()
-
-
-        def _show_weights(covariates, **values):
-            display(lesson.weights_view(data, list(covariates), **values))
-
-
-        w_out = widgets.interactive_output(_show_weights, w_controls)
-        display(widgets.HBox([w_controls["covariates"], widgets.VBox([c for k, c in w_controls.items() if k != "covariates"])]), w_out)
+        wire(lesson.weights_view, lesson.weights_controls(), data, row=True)
         """),
         md("## 9 · Exercises"),
         *exercise("ex1", """
@@ -761,11 +721,10 @@ def nb03() -> list:
         import os
 
         import pandas as pd
-        from IPython.display import display
 
         from hlt_replicate import impact as im
         from hlt_replicate import vocab
-        from hlt_replicate.teaching import load_trial, respondents
+        from hlt_replicate.teaching import load_trial, respondents, wire
         from hlt_replicate.lessons import ch03 as lesson
         from hlt_replicate.lessons.ch03 import check, show_solution
 
@@ -927,18 +886,7 @@ def nb03() -> list:
         * *participation (IV)* for SCR OOW: the impact grows by the inverse of the participation rate.
         """),
         widget_cell("""
-        import ipywidgets as widgets
-
-        impact_controls = lesson.impact_controls()
-
-
-        def _show_impact(**values):
-            display(lesson.impact_view(trial, **values))
-
-
-        impact_out = widgets.interactive_output(_show_impact, impact_controls)
-        display(widgets.VBox([widgets.HBox(list(impact_controls.values())[:4], layout=widgets.Layout(flex_flow="row wrap")),
-                              impact_controls["kind"], impact_out]))
+        wire(lesson.impact_view, lesson.impact_controls(), trial, row=True)
         """),
         md("## 10 · Exercises"),
         *exercise("ex1", """
@@ -1011,11 +959,10 @@ def nb06() -> list:
         import os
 
         import pandas as pd
-        from IPython.display import display
 
         from hlt_replicate.lessons import ch06 as lesson
         from hlt_replicate.lessons.ch06 import check, show_solution
-        from hlt_replicate.teaching import published
+        from hlt_replicate.teaching import published, wire
 
         pd.set_option("display.width", 160)
         pd.set_option("display.max_colwidth", 120)
@@ -1077,17 +1024,7 @@ def nb06() -> list:
         *miss* cells of Table 4-2; the *close* cells of Table 4-15; the RAND tables.
         """),
         widget_cell("""
-        import ipywidgets as widgets
-
-        scorecard_controls = lesson.scorecard_controls(card)
-
-
-        def _show_scorecard(table, status, max_rows):
-            display(lesson.scorecard_view(card, table, status, max_rows))
-
-
-        scorecard_out = widgets.interactive_output(_show_scorecard, scorecard_controls)
-        display(widgets.VBox([widgets.HBox(list(scorecard_controls.values())), scorecard_out]))
+        wire(lesson.scorecard_view, lesson.scorecard_controls(card), card, row=True)
         """),
         md("""
         ## 2 · The audit: reading a published table critically
@@ -1262,8 +1199,11 @@ def execute(nb: nbf.NotebookNode, timeout: int = 600) -> float:
     from nbclient import NotebookClient
 
     t0 = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(NB_DIR)}}).execute()
+    from hlt_replicate.run import SlicedShellWait
+
+    with SlicedShellWait():  # nbclient can miss a reply after a widget cell (jupyter/nbclient#312)
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(NB_DIR)}}).execute()
     return time.perf_counter() - t0
 
 

@@ -9,7 +9,11 @@ The pure functions behind the notebook's cells and widgets, and its exercises:
   — simulated trials with K correlated outcomes, some with a true effect: FWER over the true
   nulls and power over the true effects, unadjusted and after Bonferroni, Holm and
   Westfall–Young (through the public :func:`hlt_replicate.multiple_testing.westfall_young`,
-  on data from :func:`hlt_replicate.teaching_mt.simulate_null_trial`);
+  on data from :func:`simulate_null_trial`);
+* :func:`simulate_null_trial`, :func:`simulate_fwer` — trials in which the treatment affects
+  none of K outcomes, and the FWER of six procedures over many of them (behind the FWER
+  simulator dashboard, :func:`hlt_replicate.dashboards.fwer`, and the statistical tests of
+  :func:`~hlt_replicate.multiple_testing.westfall_young`);
 * :func:`secondary_wy`, :func:`secondary_view` (widget callback), :func:`star_comparison`,
   :func:`star_agreement` — WY-adjusted p-values of the trial's secondary outcomes beside Holm
   and Bonferroni, and the report's stars (read from the targets file) under its two star
@@ -19,9 +23,12 @@ The pure functions behind the notebook's cells and widgets, and its exercises:
   SAP decision rule per trial group (§4.2.1);
 * :func:`subgroup_family` — the size and overlap of the report's exploratory subgroup family
   (§4.3), which was not adjusted;
-* :func:`mc_spread` — Monte Carlo error of WY p-values across seeds and numbers of resamples;
-* exercises ``ex1``–``ex4``: :func:`check`, :func:`show_solution`, :func:`solution`,
-  :func:`expected`.
+* :func:`interaction_family` — the report-style interaction tests on a trial whose true effect
+  does not vary;
+* :func:`mc_spread` — Monte Carlo error of WY p-values across seeds and numbers of resamples.
+
+Exercises ``ex1``-``ex4``: :func:`check`, :func:`show_solution`, :func:`solution`,
+:func:`expected`.
 
 Every callback returns a :class:`hlt_replicate.teaching.View`; published numbers come from
 ``data_synth``'s targets file through :func:`hlt_replicate.teaching.published`, never typed in.
@@ -37,19 +44,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from . import vocab
-from .charts import CONTROL_COLOUR, TREATMENT_COLOUR
-from .impact import STAR_CONVENTIONS, significance_stars, subgroup_column, subgroup_table
-from .multiple_testing import (
+from .. import vocab
+from .._checks import InputError
+from ..charts import CONTROL_COLOUR, TREATMENT_COLOUR
+from ..impact import STAR_CONVENTIONS, significance_stars, subgroup_column, subgroup_table
+from ..multiple_testing import (
     TABLE_4_5_LABELS,
     SAPDecision,
+    _blas_threads,
     reps_for_precision,
     sap_decision_rule,
     westfall_young,
     wy_adjust,
 )
-from .teaching import Exercise, ExerciseSet, View, load_trial, published
-from .teaching_mt import simulate_null_trial
+from ..teaching import Exercise, ExerciseSet, View, load_trial, published
 
 #: Procedures compared in the simulation and the secondary-outcome tables: label -> column
 #: of a :func:`westfall_young` table.
@@ -127,6 +135,116 @@ def fwer_curve(k_max: int = 20, alpha: float = 0.05) -> View:
                 figure=fig)
 
 
+# Under the global null (the treatment affects none of K outcomes), unadjusted testing at 5 %
+# rejects somewhere far more often than 5 % (about 1 - 0.95^K for independent outcomes);
+# Bonferroni/Holm/Šidák control the FWER but grow conservative when the outcomes are
+# correlated; Westfall–Young resampling controls it at the nominal level whatever the
+# correlation (Westfall & Young 1993, ch. 2). The simulated trials go through the public
+# westfall_young, so the simulation also checks it (tests/test_multiple_testing_fwer.py).
+
+#: Procedures compared by :func:`simulate_fwer` (rows of its result), with the column of a
+#: :func:`westfall_young` table each reads.
+FWER_SIM_PROCEDURES: dict[str, str] = {
+    "unadjusted": "p",
+    "bonferroni": "p_bonferroni",
+    "holm": "p_holm",
+    "sidak": "p_sidak",
+    "benjamini-hochberg": "p_bh",
+    "westfall-young": "p_wy",
+}
+
+
+def simulate_null_trial(
+    n: int = 120,
+    k: int = 5,
+    rho: float = 0.0,
+    rng: np.random.Generator | None = None,
+    *,
+    weights: bool = True,
+    control: bool = True,
+) -> tuple[pd.DataFrame, list[str]]:
+    """One randomised trial with ``k`` outcomes on which the treatment has no effect.
+
+    Complete randomisation of ``n`` people into two equal arms; outcomes ``y1..yk`` share a
+    common factor so that any two correlate at ``rho`` (before the control); an optional
+    control ``x`` shifts every outcome, and optional survey weights ``w`` vary across people.
+    """
+    rng = np.random.default_rng(rng)
+    if not 0 <= rho < 1:
+        raise InputError(f"rho must be in [0, 1), got {rho!r}")
+    treat = rng.permutation(np.arange(n) % 2)
+    common = rng.standard_normal(n)
+    x = rng.standard_normal(n)
+    cols = {"treat": treat, "x": x, "w": rng.uniform(0.5, 2.0, n)}
+    names = [f"y{j + 1}" for j in range(k)]
+    for name in names:
+        y = np.sqrt(rho) * common + np.sqrt(1 - rho) * rng.standard_normal(n)
+        cols[name] = y + (0.5 * x if control else 0.0)
+    return pd.DataFrame(cols), names
+
+
+def simulate_fwer(
+    trials: int = 500,
+    n: int = 120,
+    k: int = 5,
+    rho: float = 0.0,
+    reps: int = 500,
+    alpha: float = 0.05,
+    *,
+    method: str = "permutation",
+    step: str = "down",
+    weights: bool = True,
+    control: bool = True,
+    seed: int = 0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Share of simulated null trials in which at least one of ``k`` tests rejects.
+
+    Each trial draws :func:`simulate_null_trial` data and runs :func:`westfall_young` with
+    ``reps`` resamples (controls ``x`` and weights ``w`` when enabled). A hypothesis is
+    rejected when its p-value is below ``alpha`` (strictly, as the SAP's "p-value < 0.05").
+    Returns one row per procedure with the FWER, its binomial standard error and the number
+    of trials. With ``reps = B`` permutations the exact FWER of Westfall–Young is
+    ``ceil(alpha·B)/(B+1)`` under the global null (0.0499 for B = 500, α = 0.05).
+    """
+    if trials < 1 or n < 8 or k < 1:
+        raise InputError(f"need trials >= 1, n >= 8, k >= 1; got trials={trials}, n={n}, k={k}")
+    children = np.random.SeedSequence(seed).spawn(trials)
+    hits = {p: 0 for p in FWER_SIM_PROCEDURES}
+    it = range(trials)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="simulated trials", leave=False)
+    with _blas_threads(1):  # thousands of tiny fits: single-threaded BLAS is far faster
+        for i in it:
+            _one_trial(children[i], n, k, rho, reps, alpha, method, step, weights, control, hits)
+    out = pd.DataFrame({"fwer": {p: h / trials for p, h in hits.items()}})
+    out["mcse"] = np.sqrt(out["fwer"] * (1 - out["fwer"]) / trials)
+    out["trials"] = trials
+    out.index.name = "procedure"
+    out.attrs.update({"n": n, "k": k, "rho": rho, "reps": reps, "alpha": alpha, "method": method, "step": step})
+    return out
+
+
+def _one_trial(seed_seq, n, k, rho, reps, alpha, method, step, weights, control, hits) -> None:
+    rng = np.random.default_rng(seed_seq)
+    data, outcomes = simulate_null_trial(n, k, rho, rng, weights=weights, control=control)
+    res = westfall_young(
+        data,
+        outcomes,
+        "treat",
+        ["x"] if control else (),
+        "w" if weights else None,
+        reps,
+        method,
+        seed=int(rng.integers(2**32)),
+        step=step,
+    )
+    for proc, col in FWER_SIM_PROCEDURES.items():
+        hits[proc] += bool((res[col] < alpha).any())
+
+
 def simulate_error_rates(
     trials: int = 200,
     n: int = 120,
@@ -140,7 +258,7 @@ def simulate_error_rates(
 ) -> pd.DataFrame:
     """Error rates of the four :data:`PROCEDURES` over ``trials`` simulated trials.
 
-    Each trial is :func:`hlt_replicate.teaching_mt.simulate_null_trial` (``n`` people, two
+    Each trial is :func:`simulate_null_trial` (``n`` people, two
     equal arms, ``k`` outcomes correlated at ``rho``, a control ``x`` and survey weights
     ``w``) with ``effect`` (in units of the outcomes' residual SD) added to the treated
     people's first ``n_effects`` outcomes. :func:`westfall_young` (``reps`` permutations)
@@ -536,7 +654,7 @@ def subgroup_family(data: pd.DataFrame, group: str = "SCR_IW", outcomes: Sequenc
         t.insert(0, "outcome", vocab.OUTCOMES[o].label)
         parts.append(t)
     tab = pd.concat(parts, ignore_index=True)
-    from .multiple_testing import adjust_pvalues
+    from ..multiple_testing import adjust_pvalues
 
     tab["p (Holm, whole family)"] = adjust_pvalues(tab["p"].to_numpy(), "holm")
     tests = len(tab)
@@ -593,7 +711,7 @@ def interaction_family(data: pd.DataFrame, groups: Sequence[str] = REPORT_GROUPS
                              "dimension": sub["dimension_label"].iloc[0], "levels": len(sub),
                              "p_interaction": float(sub["p_interaction"].iloc[0])})
     tab = pd.DataFrame(rows)
-    from .multiple_testing import adjust_pvalues
+    from ..multiple_testing import adjust_pvalues
 
     tab["p (Holm)"] = adjust_pvalues(tab["p_interaction"].to_numpy(), "holm")
     summary = pd.DataFrame({"count": {
@@ -628,7 +746,7 @@ def mc_spread(data: pd.DataFrame, group: str = "WMCA_OOW", reps_list: Sequence[i
     different seeds), adjusted with :func:`~hlt_replicate.multiple_testing.wy_adjust`. For the
     group's most significant baseline outcome, the spread of these runs is set against the
     binomial Monte Carlo s.e. sqrt(p(1-p)/B)."""
-    from .multiple_testing import westfall_young_details
+    from ..multiple_testing import westfall_young_details
 
     resp = data[(data[vocab.RESPONDED] == 1) & (data[vocab.GROUP] == group)]
     det = westfall_young_details(resp, list(vocab.TABLE_4_5_OUTCOMES), vocab.TREAT, vocab.SAP_CONTROLS, vocab.WEIGHT,
@@ -709,7 +827,7 @@ def _expected_ex4() -> int:
 
 
 def _namespace() -> dict:
-    from . import multiple_testing as mt
+    from .. import multiple_testing as mt
 
     return {"np": np, "pd": pd, "math": math, "vocab": vocab, "mt": mt, "load_trial": load_trial,
             "published": published, "toy_resamples": toy_resamples, "TOY_P": TOY_P, "sap_all": sap_all}
