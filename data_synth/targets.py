@@ -142,8 +142,13 @@ class Targets:
         return ids
 
     def skipped(self) -> set[str]:
-        """Ids the generator does not aim at: published inconsistencies and untargeted cells."""
-        return self.excluded() | self.untargeted()
+        """Ids the generator does not aim at: published inconsistencies and untargeted cells
+        (except entries marked ``aimed: true``: aimed at, best effort, never promised)."""
+        aimed: set[str] = set()
+        for entry in self.raw.get("untargeted", []) or []:
+            if entry.get("aimed"):
+                aimed.update(entry.get("cells", []) or [])
+        return self.excluded() | (self.untargeted() - aimed)
 
     def reading(self, target_id: str):
         for inc in self.raw.get("inconsistencies", []) or []:
