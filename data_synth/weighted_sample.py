@@ -163,7 +163,8 @@ class _ResponseModel:
 
 
 def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
-                              rounds: int = 150, pool: int = 150, fine_swaps: int = 8, bulk_pool: int = 4000) -> pd.DataFrame:
+                              rounds: int = 150, pool: int = 150, fine_swaps: int = 8, bulk_pool: int = 4000,
+                              max_block_rounds: int = 12) -> pd.DataFrame:
     """Swap response status within arms until the weighted respondent columns print as
     published: the treatment-control differences of Tables 4-2..4-4 (the two arm columns,
     rounded, pin them to +/-0.01), the p-values of single characteristics (at the trial's
@@ -180,7 +181,7 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
     K = X.shape[1]
     M = _moments(X, T)
     pool0 = pool
-    blocks, best = False, None
+    blocks, best, block_rounds = False, None, 0
     for round_ in range(rounds):
         p = model.fit(r, refresh=round_ % 5 == 0)
         R = r == 1
@@ -202,6 +203,9 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
             gap[-len(v_t):] = v_t  # test targets are expressed as the change still needed
             value[-len(v_t):] = 0.0
         if blocks:  # keep the state with most joint tests met among those meeting all else
+            block_rounds += 1
+            if block_rounds > max_block_rounds:
+                break
             n_blk = len(spec.blocks)
             if np.all(np.abs(gap[:-n_blk]) <= 0.95 * tol[:-n_blk] / SLACK):
                 score = float(np.sum(np.maximum(np.abs(gap[-n_blk:]) / tol[-n_blk:] - 1, 0)))
