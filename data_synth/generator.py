@@ -202,16 +202,24 @@ def calibrate_baseline_differences(grp: pd.DataFrame, t: Targets, group: str, rn
         T = d.treat
         tol = 0.0005
         spec = t.measure(var, group)
-        if var == "bl_looking":
-            y = _binary_with_se(est, y, T, diff, se / shrink, tol, tol / shrink, rng)
-        elif var == "bl_barriers":
-            y = _integer_with_se(est, y, T, spec["mean"], diff, se / shrink, tol, tol / shrink, (0, 10))
-        else:
-            goal = cal.Goal(mean_all=y.mean(), coef=diff, se=se / shrink, tol_mean=1e-4, tol_coef=tol, tol_se=tol / shrink)
-            y = cal.continuous(est, y, T, goal, tuple(spec["bounds"]))
         row = t.baseline_rows(group).get(var)
-        if row is not None and None not in row["values"][2:4]:
+        y0, shift = y, 0.0
+        for _ in range(4):  # a constant shift for the weighted level (Tables 4-2..4-4), then Table 4-5 again
+            y = np.clip(y0 + shift, *(spec["bounds"] or (-np.inf, np.inf))) if shift else y0
+            if var == "bl_looking":
+                y = _binary_with_se(est, y, T, diff, se / shrink, tol, tol / shrink, rng)
+            elif var == "bl_barriers":
+                y = _integer_with_se(est, y, T, spec["mean"], diff, se / shrink, tol, tol / shrink, (0, 10))
+            else:
+                goal = cal.Goal(mean_all=y.mean(), coef=diff, se=se / shrink, tol_mean=1e-4, tol_coef=tol, tol_se=tol / shrink)
+                y = cal.continuous(est, y, T, goal, tuple(spec["bounds"]))
+            if row is None or None in row["values"][1:4] or var in ("bl_looking", "bl_barriers"):
+                break
             y = _raw_arm_difference(y, d, row, f"baseline_characteristics.{group}.{var}", t.skipped(), t.scale)
+            need = _weighted_level_gap(y, d, row)
+            if abs(need) < 0.001:
+                break
+            shift += need
         grp.iloc[pos, grp.columns.get_loc(var)] = y
         if not spec.get("respondents_only"):
             grp[var] = _restore_population_mean(grp[var].to_numpy(float), ~resp, spec, rng)
@@ -253,6 +261,23 @@ def _raw_arm_difference(y: np.ndarray, d, row: dict, cell: str, excluded: set[st
                 goal = cand
         y = y + (goal - raw) / a * u
     return y
+
+
+def _weighted_level_gap(y: np.ndarray, d, row: dict, half: float = 0.005) -> float:
+    """How far the respondents' weighted mean must move (every value by the same amount, so
+    no difference or regression coefficient moves) for the weighted sample, control and
+    treatment columns of a Tables 4-2..4-4 row to print as published: to the middle of the
+    values of the sample mean S for which S, C = S - a D and T = S + (1 - a) D all round to
+    their printed cells (a: the treatment arm's share of the weight, D = T - C held)."""
+    sv, c, tr = row["values"][1:4]
+    w, T = d.w, d.treat == 1
+    a = w[T].sum() / w.sum()
+    C, Tm = np.average(y[~T], weights=w[~T]), np.average(y[T], weights=w[T])
+    D, S = Tm - C, np.average(y, weights=w)
+    lo = max(sv - half, c - half + a * D, tr - half - (1 - a) * D)
+    hi = min(sv + half, c + half + a * D, tr + half - (1 - a) * D)
+    goal = (lo + hi) / 2 if lo < hi else sv
+    return goal - S
 
 
 def _restore_population_mean(x: np.ndarray, movable: np.ndarray, spec: dict, rng) -> np.ndarray:

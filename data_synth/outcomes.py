@@ -96,10 +96,17 @@ def _goal(tg: dict, outcome: str, iv: bool, scale: int) -> cal.Goal:
     """Calibration goal from the targets; SE targets shrink with sqrt(scale)."""
     shrink = np.sqrt(scale)
     if iv:
+        coef, tol = tg["iv_impact"], 0.005
+        if tg.get("iv_sd_s") is not None and tg.get("sd"):
+            # the printed effect size (impact / s.d.) narrows the impact inside its rounding
+            lo = max(coef - tol, (tg["iv_sd_s"] - 0.005) * tg["sd"])
+            hi = min(coef + tol, (tg["iv_sd_s"] + 0.005) * tg["sd"])
+            if lo < hi:
+                coef, tol = (lo + hi) / 2, (hi - lo) / 2
         return cal.Goal(
-            mean_c=tg["control"], mean_t=tg["treatment"], coef=tg["iv_impact"],
+            mean_c=tg["control"], mean_t=tg["treatment"], coef=coef,
             se=None if tg.get("iv_se") is None else tg["iv_se"] / shrink,
-            sd_c=tg.get("sd"), tol_se=0.005 / shrink, tol_mean=0.002,
+            sd_c=tg.get("sd"), tol_coef=tol, tol_se=0.005 / shrink, tol_mean=0.002,
         )
     return cal.Goal(
         mean_c=tg["control"], mean_t=tg["treatment"], coef=tg["impact"],

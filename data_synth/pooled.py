@@ -510,7 +510,7 @@ def _build_problem(designs: _Designs, y_all: np.ndarray, outcome: str, t: Target
                 if (sec, est_name, outcome, stat) in cells:
                     stats.append((kind, cells[(sec, est_name, outcome, stat)], stat))
             if iv:
-                for kind, stat in (("coef", "iv_impact"), ("se", "iv_se")):
+                for kind, stat in (("coef", "iv_impact"), ("se", "iv_se"), ("es", "iv_sd_s")):
                     key = ("participation_impacts", est_name, outcome, stat)
                     if key in cells:
                         stats.append((kind, cells[key], stat))

@@ -6,6 +6,12 @@ qualification, health condition, work history (Tables 4-2..4-4, §3.3.1), and th
 measures (EQ5D5L, EQ-VAS, SWEMWBS, ONS1, looking for work, job-search self-efficacy,
 barriers). In ``exact`` mode category counts are apportioned so that every printed share is
 reproduced to its rounding; in ``sampled`` mode they are drawn.
+
+Where a printed population value leaves room (0.39 is anything in [0.385, 0.395)), exact mode
+places the value at the side of its rounding interval nearest the *weighted respondent* value
+printed beside it (Tables 4-2..4-4, "4-month sample, weighted"): the report's weighted columns
+sit up to 0.02 from its population column, and every bit of that distance covered here is
+distance the response stage (:mod:`data_synth.weighted_sample`) does not have to create.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import pandas as pd
 
 from hlt_replicate import vocab
 
-from .apportion import apportion, count_for_share
+from .apportion import apportion, count_bounds, count_for_share, fill_within, rounding_interval
 from .targets import Targets
 
 #: first and last month (inclusive) of each printed cohort; April 2019, missing from the
@@ -32,12 +38,33 @@ COHORT_MONTHS = {
 }
 WORK_HISTORY_SCORE = {"never": -1.0, "under_half": -0.33, "over_half": 0.33, "always": 1.0}
 AGE_BOUNDS = (18, 64)
-AGE_SD = 11.5
+AGE_SD = 11.0  # SCR OOW's age row (0.30 +/- 0.01 at p = 0.56) implies SD(age) x sqrt(deff) of 11.3-11.9
 
 
-def _categorical(n: int, shares: dict[str, float], exact: bool, rng: np.random.Generator, name: str) -> np.ndarray:
+#: how far inside its rounding interval an aimed population value stays (share of the half-interval)
+AIM_INSET = 0.1
+
+
+def aim(printed: float, toward: float | None, decimals: int = 2) -> float:
+    """The value inside ``printed``'s rounding interval nearest ``toward`` (kept ``AIM_INSET``
+    of the half-interval from its edges); ``printed`` itself when ``toward`` is None."""
+    if toward is None:
+        return printed
+    lo, hi = rounding_interval(printed, decimals)
+    inset = AIM_INSET * (hi - lo) / 2
+    return float(np.clip(toward, lo + inset, hi - inset))
+
+
+def _categorical(n: int, shares: dict[str, float], exact: bool, rng: np.random.Generator, name: str,
+                 toward: dict[str, float | None] | None = None) -> np.ndarray:
     levels = list(shares)
-    if exact:
+    if exact and toward:
+        printed = [shares[lv] for lv in levels]
+        lo, hi = count_bounds(n, printed, 2)
+        hi = np.where(np.asarray(printed) == 0, 0, hi)  # 0.00: a level absent from the group (another site's areas)
+        ideal = [aim(shares[lv], toward.get(lv)) * n for lv in levels]
+        counts = fill_within(n, ideal, lo, hi, name=name)
+    elif exact:
         counts = apportion(n, [shares[lv] for lv in levels], decimals=2, name=name)
     else:
         p = np.array([shares[lv] for lv in levels], dtype=float)
@@ -46,8 +73,13 @@ def _categorical(n: int, shares: dict[str, float], exact: bool, rng: np.random.G
     return rng.permutation(values)
 
 
-def _binary(n: int, share: float, exact: bool, rng: np.random.Generator, name: str, score: np.ndarray | None = None) -> np.ndarray:
-    k = count_for_share(n, share, 2, name=name) if exact else rng.binomial(n, share)
+def _binary(n: int, share: float, exact: bool, rng: np.random.Generator, name: str, score: np.ndarray | None = None,
+            toward: float | None = None) -> np.ndarray:
+    if exact and toward is not None:
+        lo, hi = count_bounds(n, [share], 2)
+        k = int(np.clip(round(aim(share, toward) * n), lo[0], hi[0]))
+    else:
+        k = count_for_share(n, share, 2, name=name) if exact else rng.binomial(n, share)
     out = np.zeros(n)
     if score is None:
         out[rng.choice(n, k, replace=False)] = 1
@@ -121,12 +153,15 @@ def draw_group(t: Targets, group: str, rng: np.random.Generator, exact: bool) ->
     df[vocab.GROUP] = group
     df[vocab.TREAT] = rng.permutation(np.r_[np.ones(n_t, int), np.zeros(n_c, int)])
     for block in ("area", "cohort", "qual", "health", "work_history"):
-        df[block] = _categorical(n, t.categorical_shares(group, block), exact, rng, f"{group} {block}")
+        shares = t.categorical_shares(group, block)
+        toward = None if block == "work_history" else {lv: t.sample_value(group, f"{block}={lv}") for lv in shares}
+        df[block] = _categorical(n, shares, exact, rng, f"{group} {block}", toward)
     df[vocab.RAND_DATE] = _dates(df[vocab.COHORT].to_numpy(), t.intake, rng)
-    df["age"] = _ages(n, t.population_value(group, "age"), exact, rng)
+    age = t.population_value(group, "age")
+    df["age"] = _ages(n, aim(age, t.sample_value(group, "age")) if exact else age, exact, rng)
     wh = df["work_history"].map(WORK_HISTORY_SCORE).to_numpy(float)
     for var in vocab.BINARY_BASELINE:
-        df[var] = _binary(n, t.population_value(group, var), exact, rng, f"{group} {var}")
+        df[var] = _binary(n, t.population_value(group, var), exact, rng, f"{group} {var}", toward=t.sample_value(group, var))
 
     # Latent factors: u = health (higher is better), v = labour-market attachment.
     mh = per_level(df["health"], lambda lv: "MH" in lv)

@@ -111,6 +111,12 @@ class Targets:
         row = self.baseline_rows(group).get(key)
         return None if row is None else row["values"][0]
 
+    def sample_value(self, group: str, key: str) -> float | None:
+        """The weighted respondent ("4-month sample, weighted") value of a Tables 4-2..4-4 row;
+        None when the row is missing or the cell suppressed."""
+        row = self.baseline_rows(group).get(key)
+        return None if row is None else row["values"][1]
+
     def categorical_shares(self, group: str, block: str) -> dict[str, float]:
         if block == "work_history":
             wh = self.raw["work_history"][group]
@@ -175,6 +181,9 @@ class Targets:
         part = (self.raw.get("participation_impacts") or {}).get(group, {}).get("rows", {}).get(outcome)
         if part is not None:
             out["iv_impact"], out["iv_se"] = part["values"][0], part["values"][1]
+            sd_s = part["values"][2] if len(part["values"]) > 2 else None
+            if f"participation_impacts.{group}.{outcome}.sd_s" not in self.skipped():
+                out["iv_sd_s"] = sd_s
         return out
 
     def admin(self, group: str) -> dict | None:

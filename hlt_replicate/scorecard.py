@@ -589,13 +589,13 @@ def _reason(c: dict) -> str:
     sec, stat = c["section"], str(c["statistic"])
     if sec == "baseline_characteristics":
         if stat == "p_value":
-            return ("Tables 4-2..4-4 joint p-values of categorical blocks (not calibrated)" if c.get("variable") in vocab.CATEGORICAL_BASELINE
+            return ("Tables 4-2..4-4 joint p-values of categorical blocks (aimed at, best effort)" if c.get("variable") in vocab.CATEGORICAL_BASELINE
                     else "Tables 4-2..4-4 p-values (calibration target unless listed untargeted)")
         if stat == "population":
             return "Tables 4-2..4-4 population column (calibration target)"
         if c["published"] == "(-)":
-            return "Tables 4-2..4-4 suppressed cells"
-        return "Tables 4-2..4-4 weighted sample/arm levels (not calibrated; their T - C differences are)"
+            return "Tables 4-2..4-4 suppressed cells (aimed at, best effort)"
+        return "Tables 4-2..4-4 weighted sample/arm levels (aimed at, best effort; their T - C differences are targets)"
     if sec == "baseline_base":
         return "Tables 4-2..4-4 bases (item non-response not modelled)"
     if sec == "table_4_5":

@@ -8,7 +8,10 @@ import data_synth
 from data_synth import generator as G
 from data_synth.population import draw_group
 from data_synth.response import draw_response
-from data_synth.weighted_sample import _moments, _ResponseModel, calibrate_weighted_sample, first_order_totals
+from data_synth.population import aim
+from data_synth.weighted_sample import (_lp_step, _moments, _ResponseModel, _se_effect, _Spec, _test_targets,
+                                         calibrate_weighted_sample, first_order_totals)
+from hlt_replicate.balance import balance_table, diff_test
 from hlt_replicate import vocab
 
 
@@ -57,3 +60,92 @@ def test_swaps_keep_counts_and_population(group):
         assert out[col].equals(pop[col])  # the randomised population itself is untouched
     moved = (out[vocab.RESPONDED] != pop[vocab.RESPONDED]).sum()
     assert 0 < moved < 0.2 * len(pop)  # a nudge to selective response, not a redraw
+
+
+def _single_test_spec(X: np.ndarray, p: float, printed: float) -> _Spec:
+    """A spec with one single-characteristic p-value target on column 0 and nothing else."""
+    e_i, e_f = np.empty(0, int), np.empty(0)
+    return _Spec(X, e_i, e_i, e_f, e_f, np.empty(0, bool), e_i, e_f, e_f, e_i, e_i, e_f, e_f, [(0, p, printed)], [], [])
+
+
+def test_first_order_se_effect_matches_the_exact_variance(group):
+    """The SE part of a single test's target: the predicted change in the robust variance of
+    the weighted difference from adding one respondent (weights of the others held) is within
+    a few per cent of recomputing diff_test's HC1 variance."""
+    _, pop = group
+    model = _ResponseModel(pop)
+    r = pop[vocab.RESPONDED].to_numpy(float)
+    p = model.fit(r, tol=1e-12)
+    v = 1 / p
+    T = model.T.astype(bool)
+    R = r == 1
+    X = pop[["age"]].to_numpy(float)
+    C = np.array([np.average(X[R & ~T, 0], weights=v[R & ~T])])
+    Tr = np.array([np.average(X[R & T, 0], weights=v[R & T])])
+    _, _, _, se_terms = _test_targets(_single_test_spec(X, 0.5, float(Tr[0] - C[0])), X, R, T, v, C, Tr)
+    dt_dv = se_terms[0][1]
+    for j in np.flatnonzero(~R)[:: max(1, int((~R).sum()) // 5)][:5]:
+        predicted = _se_effect(se_terms, X, T, v, np.array([j]))[0, 0] / dt_dv
+        before = diff_test(X[R, 0], T[R].astype(float), v[R])[1][0, 0]
+        R2 = R.copy()
+        R2[j] = True
+        after = diff_test(X[R2, 0], T[R2].astype(float), v[R2])[1][0, 0]
+        assert predicted == pytest.approx(after - before, rel=0.05, abs=1e-4 * before)
+
+
+def test_lp_step_moves_are_balanced_and_close_the_gap():
+    """The linear programme's rounded moves keep every count: as many added as dropped in
+    each arm, as many arm moves each way, no dropped respondent also moved; and the moves'
+    predicted effect closes most of the gap."""
+    rng = np.random.default_rng(3)
+    m, n_o, n_i = 6, 300, 400
+    E_out, E_in, E_arm = rng.normal(0, 0.3, (n_o, m)), rng.normal(0, 0.3, (n_i, m)), rng.normal(0, 0.3, (n_i, m))
+    arm_out, arm_in = rng.random(n_o) < 0.5, rng.random(n_i) < 0.5
+    e = rng.normal(0, 4, m)
+    add, drop, flip = _lp_step(e, E_out, E_in, E_arm, arm_out, arm_in, cap=40, rng=rng, n_cand=100)
+    for arm in (False, True):
+        assert (arm_out[add] == arm).sum() == (arm_in[drop] == arm).sum()
+    assert arm_in[flip].sum() == (~arm_in[flip]).sum()
+    assert not set(flip) & set(drop)
+    assert len(set(add)) == len(add) and len(set(drop)) == len(drop)
+    assert 0 < len(add) <= 40
+    after = e - E_out[add].sum(0) + E_in[drop].sum(0) - E_arm[flip].sum(0)
+    assert np.abs(after).sum() < 0.5 * np.abs(e).sum()
+
+
+@pytest.mark.parametrize("printed,toward,expected", [
+    (0.39, 0.41, 0.3945), (0.39, 0.30, 0.3855), (0.39, 0.392, 0.392), (0.39, None, 0.39), (41.51, 41.57, 41.5145)])
+def test_population_aim_stays_inside_the_printed_rounding(printed, toward, expected):
+    value = aim(printed, toward)
+    assert value == pytest.approx(expected)
+    assert round(value, 2) == printed
+
+
+def test_weighted_columns_print_as_published(exact_trial):
+    """Tables 4-2..4-4: the weighted sample, control and treatment columns of the default
+    trial print as published (best effort: at least 95 % of the cells, the rest listed by the
+    scorecard), and the report's "(-)" suppression of rare levels mostly holds too."""
+    from hlt_replicate.weighting import ipw_weights
+
+    t = data_synth.load_targets()
+    d = exact_trial.data.assign(**{vocab.WEIGHT: ipw_weights(exact_trial.data)})
+    skipped = t.skipped()
+    hit = total = 0
+    for g in t.groups:
+        bt = balance_table(d, g)
+        for key, row in t.baseline_rows(g).items():
+            if key in ("qual", "health", "area", "cohort"):
+                continue
+            var, _, level = key.partition("=")
+            sel = bt[(bt["variable"] == var) & ((bt["level"] == level) if level else (bt["kind"] != "level"))].iloc[0]
+            for col, value in zip(("sample", "control", "treatment"), row["values"][1:4]):
+                if f"baseline_characteristics.{g}.{key}.{col}" in skipped:
+                    continue
+                total += 1
+                if value is None:
+                    n = sel[f"n_{col}"]
+                    hit += bool(0 < n < 10)
+                else:
+                    hit += round(float(sel[col]) + 1e-12, 2) == value
+    assert total > 250
+    assert hit >= 0.95 * total, f"{hit} of {total} weighted cells print as published"

@@ -458,9 +458,10 @@ EXERCISES = ExerciseSet(
             hints=(
                 (lambda a, x: abs(float(a) / 100 - x) < 0.05 / 100 or abs(float(a) * 100 - x) < 0.05,
                  "Give percentage points (estimate − τ) × 100."),
-                (lambda a, x: abs(float(a) + x) < 0.05, "Estimate minus truth, not truth minus estimate."),
-                (lambda a, x: abs(float(a) - _sustained_bias("all")) < 0.05, "That uses every recruit. The question is "
+                # checked before the sign flip, tightly: the two can lie within 0.05 of each other
+                (lambda a, x: abs(float(a) - _sustained_bias("all")) < 0.005, "That uses every recruit. The question is "
                  "about the estimate from survey respondents only (responded == 1)."),
+                (lambda a, x: abs(float(a) + x) < 0.05, "Estimate minus truth, not truth minus estimate."),
             ),
             default_hint="im.estimate_itt(respondents(data), 'sustained_emp_12m', 'SCR_IW', weights=None, baseline=False) "
                          "minus trial.truth['groups']['SCR_IW']['tau_sustained_emp_12m'], in ppt.",
