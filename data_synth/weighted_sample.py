@@ -392,6 +392,10 @@ def _lp_step(e, E_out, E_in, E_arm, arm_out, arm_in, cap: int, rng, hinge: float
         return np.concatenate(keep)
 
     io, ii, ia = pick(E_out, 1, arm_out), pick(E_in, -1, arm_in), pick(E_arm, 1, arm_in)
+    # a move's cost in units of what a typical move achieves: under --scale one person moves
+    # the gaps a hundredth as much, and a fixed cost would stop the programme from moving anyone
+    unit = min(1.0, float(np.median(np.abs(E_out[io]).sum(axis=1))))
+    cost, arm_cost = cost * unit, arm_cost * unit
     n_o, n_i, n_a, m = len(io), len(ii), len(ia), len(e)
     # z = [x add, y drop, f arm move, d inside the hinge, s+ and s- overshoot]; A z + d + s+ - s- = e
     A = np.hstack([E_out[io].T, -E_in[ii].T, E_arm[ia].T, np.eye(m), np.eye(m), -np.eye(m)])
