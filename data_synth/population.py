@@ -60,6 +60,7 @@ def _categorical(n: int, shares: dict[str, float], exact: bool, rng: np.random.G
     levels = list(shares)
     if exact and toward:
         printed = [shares[lv] for lv in levels]
+        apportion(n, printed, decimals=2, name=name)  # a clear error when no whole counts print as published
         lo, hi = count_bounds(n, printed, 2)
         hi = np.where(np.asarray(printed) == 0, 0, hi)  # 0.00: a level absent from the group (another site's areas)
         ideal = [aim(shares[lv], toward.get(lv)) * n for lv in levels]
@@ -76,6 +77,7 @@ def _categorical(n: int, shares: dict[str, float], exact: bool, rng: np.random.G
 def _binary(n: int, share: float, exact: bool, rng: np.random.Generator, name: str, score: np.ndarray | None = None,
             toward: float | None = None) -> np.ndarray:
     if exact and toward is not None:
+        count_for_share(n, share, 2, name=name)  # a clear error when no whole count prints as published
         lo, hi = count_bounds(n, [share], 2)
         k = int(np.clip(round(aim(share, toward) * n), lo[0], hi[0]))
     else:

@@ -104,7 +104,6 @@ class _Spec:
     cnt_hi: np.ndarray
     singles: list[tuple[int, float, float]]  # (column, printed p, printed T - C)
     blocks: list[tuple[list[int], float]]  # (columns of every level of a block, printed joint p)
-    names: list[str]  # of the level, difference and count targets, in that order
 
 
 #: the report suppresses a level's cell ("(-)") when fewer than this many people are in it
@@ -165,15 +164,11 @@ def _spec(grp: pd.DataFrame, t: Targets, group: str) -> _Spec:
     for lv, v in (wh.get(group) or {}).items():
         if not _is_excluded(f"work_history.{group}.{lv}", excluded):
             lev.append((column(f"work_history={lv}"), 2, v, 0.5 * 10.0 ** -wh.get("decimals", 2) * SLACK, False))
-    key_of = {k: key for key, k in index.items()}
-    arms = ("control", "treatment", "sample")
-    names = ([f"{key_of[k]}.{arms[a]}" for k, a, *_ in lev] + [f"{key_of[k]}.difference" for k, *_ in diff]
-             + [f"{key_of[k]}.{arms[a]} count" for k, a, *_ in cnt])
     return _Spec(np.column_stack(cols),
                  *_arrays(lev, 5, (int, int, float, float, bool)),
                  *_arrays(diff, 3, (int, float, float)),
                  *_arrays(cnt, 4, (int, int, float, float)),
-                 singles, blocks, names)
+                 singles, blocks)
 
 
 class _ResponseModel:

@@ -65,7 +65,7 @@ def test_swaps_keep_counts_and_population(group):
 def _single_test_spec(X: np.ndarray, p: float, printed: float) -> _Spec:
     """A spec with one single-characteristic p-value target on column 0 and nothing else."""
     e_i, e_f = np.empty(0, int), np.empty(0)
-    return _Spec(X, e_i, e_i, e_f, e_f, np.empty(0, bool), e_i, e_f, e_f, e_i, e_i, e_f, e_f, [(0, p, printed)], [], [])
+    return _Spec(X, e_i, e_i, e_f, e_f, np.empty(0, bool), e_i, e_f, e_f, e_i, e_i, e_f, e_f, [(0, p, printed)], [])
 
 
 def test_first_order_se_effect_matches_the_exact_variance(group):
