@@ -130,15 +130,18 @@ class Achieved:
         rows = rows[rows[vocab.TREAT] == 1]
         if stat.endswith("_resp"):
             rows = rows[rows[vocab.RESPONDED] == 1]
-        x = rows[col].dropna()
+        rows = rows[rows[col].notna()]
+        x = rows[col]
         if stat.startswith("base"):
             return len(x)
+        # respondents' columns are survey-weighted, all recruits' columns plain (ips module docstring)
+        w = rows[vocab.WEIGHT] if stat.endswith("_resp") else None
         if stat.startswith("mean"):
-            return float(x.mean())
+            return float(np.average(x, weights=w))
         spec = self.t.raw[sec]
         b = var[var.index("[") + 1 : -1]
         lo, hi = spec["bin_bounds"][spec["bins"].index(b)]
-        return float(((x >= lo) & (x <= hi)).mean())
+        return float(np.average((x >= lo) & (x <= hi), weights=w))
 
 
 def calibration_report(data: pd.DataFrame, targets: str | Targets | None = None, scale: int | None = None) -> pd.DataFrame:

@@ -109,7 +109,8 @@ def flatten_targets(t: Targets) -> pd.DataFrame:
                 base = block["base"][col] * s
                 for b, v, line in zip(spec["bins"], block[col], spec["lines"]):
                     add(f"{sect}.{g}.{col}.{b}", sect, table, g, 1, f"{sect}[{b}]", f"pct_{col}", v,
-                        spec.get("decimals", 1), line=line, unit=100.0, slack=100.0 / base)
+                        spec.get("decimals", 1), line=line, unit=100.0,
+                        slack=100.0 / base if col == "all" else 0.0)  # weighted respondents: printed rounding
                 add(f"{sect}.{g}.base.{col}", sect, table, g, 1, sect, f"base_{col}", base, 0, line=block["base"]["line"])
             if "mean" in block:
                 for col in ("all", "resp"):

@@ -5,6 +5,15 @@ session, with the distributions printed separately for all recruits with MI and 
 respondents. Participation = at least one session. Recruits without an MI record (the gap
 between Table 4-1 and the Table 4-6 base) get missing sessions and count as not
 participating.
+
+The respondents' columns are survey-weighted ("All percentages are based on the weighted
+data. Only the unweighted sample sizes are shown", R1033 line 1386): no whole number of
+SCR IW's 777 respondents is 15.0 % of them (116 is 14.93 %, 117 is 15.06 %), nor 20.0 %,
+5.2 % or 0.2 %; nor is 3.4 % of its 753 in Table 4-7. The columns for all recruits with MI
+cover non-respondents, who have no survey weight, and are plain counts. So in exact mode
+the unweighted counts come first (all recruits' counts print; the respondents' counts are
+the nearest whole numbers), then :func:`_weighted_partition` chooses *which* respondents
+sit in each bin so that the survey-weighted shares print as well.
 """
 from __future__ import annotations
 
@@ -51,6 +60,60 @@ def _bin_counts(t: Targets, section: str, group: str, base_all: int, base_resp: 
         except TargetError:
             if widen == 3:
                 raise
+
+
+#: aim inside this fraction of each printed rounding interval (as the other exact stages)
+SLACK = 0.6
+
+
+def _weighted_partition(w: np.ndarray, counts, share, tol, rng: np.random.Generator, max_iter: int = 4000,
+                        candidates: int = 300) -> np.ndarray:
+    """Bin of each of ``len(w)`` people, ``counts[b]`` of them in bin ``b``, such that each
+    bin's share of the total weight lies within ``tol[b]`` of ``share[b]`` (fractions).
+
+    Starts from a random assignment with those counts, then repeatedly swaps two people
+    between the bin furthest outside its band and the bin that best takes up the
+    difference of their weights (swaps keep every count); under ``--scale`` each bin offers a
+    random ``candidates`` of its members per step. Returns the best assignment found;
+    the caller checks the bands (whole people cannot always reach a very narrow one)."""
+    counts = np.asarray(counts, int)
+    share, tol = np.asarray(share, float), np.asarray(tol, float)
+    W = w.sum()
+    b_of = rng.permutation(np.repeat(np.arange(len(counts)), counts))
+    Wb = np.bincount(b_of, weights=w, minlength=len(counts)) / W
+
+    def f(g, t):  # outside the band, squared, plus a small pull to its centre
+        return np.maximum(np.abs(g) - t, 0.0) ** 2 + 1e-3 * g**2
+
+    for _ in range(max_iter):
+        gap = Wb - share
+        over = np.abs(gap) - tol
+        a = int(np.argmax(over))
+        if over[a] <= 0:
+            break
+        def members(b):
+            m = np.flatnonzero(b_of == b)
+            return m if len(m) <= candidates else rng.choice(m, candidates, replace=False)
+
+        ia = members(a)
+        best = (0.0, None)
+        for b in range(len(counts)):
+            ib = members(b)
+            if b == a or len(ib) == 0 or len(ia) == 0:
+                continue
+            d = (w[ia][:, None] - w[ib][None, :]) / W  # bin a loses i and gains j: a's share falls by d
+            gain = f(gap[a], tol[a]) + f(gap[b], tol[b]) - f(gap[a] - d, tol[a]) - f(gap[b] + d, tol[b])
+            k = int(np.argmax(gain))
+            if gain.flat[k] > best[0]:
+                i, j = np.unravel_index(k, gain.shape)
+                best = (float(gain.flat[k]), (ia[i], ib[j], b, float(d[i, j])))
+        if best[1] is None:
+            break
+        i, j, b, d = best[1]
+        b_of[i], b_of[j] = b, a
+        Wb[a] -= d
+        Wb[b] += d
+    return b_of
 
 
 def _values_in_bins(counts, bounds, rng, order):
@@ -105,11 +168,13 @@ def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     bounds = t.raw["ips_sessions"]["bin_bounds"]
     tr_idx = rng.permutation(np.flatnonzero(treat & resp))[:base_resp]
     ts_idx = rng.permutation(np.flatnonzero(treat & ~resp))[: base_all - base_resp]
-    for idx, counts in ((tr_idx, c_resp), (ts_idx, c_non)):
-        vals = _values_in_bins(counts, bounds, rng, rng.permutation(len(idx)))
-        out.loc[out.index[idx], vocab.SESSIONS] = vals
+    w = out[vocab.WEIGHT].to_numpy(float) if vocab.WEIGHT in out else None
+    weighted = exact and w is not None
+    out.loc[out.index[tr_idx], vocab.SESSIONS] = _respondent_values(
+        w[tr_idx] if weighted else None, c_resp, {**spec, "decimals": t.raw["ips_sessions"].get("decimals", 1)}, bounds, rng)
+    out.loc[out.index[ts_idx], vocab.SESSIONS] = _values_in_bins(c_non, bounds, rng, rng.permutation(len(ts_idx)))
     if exact and "mean" in spec:  # respondents' mean sessions (Table 4-6, "Mean" row)
-        _fit_mean(out, tr_idx, spec["mean"]["resp"], bounds, rng)
+        _fit_mean(out, tr_idx, spec["mean"]["resp"], bounds, rng, w[tr_idx] if weighted else None)
     sess = out[vocab.SESSIONS].to_numpy()
     out[vocab.PARTICIPATED] = (np.nan_to_num(sess, nan=0) >= 1).astype(int)
     if fs is not None:
@@ -117,23 +182,40 @@ def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     return out
 
 
-def _fit_mean(out, idx, target, bounds, rng):
-    """Move sessions within their bins until the respondents' mean prints as ``target``."""
+def _respondent_values(w, counts, block_spec, bounds, rng):
+    """Values for the respondents with MI: ``counts`` per bin; with weights ``w`` (exact
+    mode) placed by :func:`_weighted_partition` so the weighted shares print as
+    ``block_spec["resp"]`` (module docstring), else at random."""
+    if w is None:
+        return _values_in_bins(counts, bounds, rng, rng.permutation(int(np.sum(counts))))
+    share = np.asarray(block_spec["resp"], float) / 100
+    d = block_spec.get("decimals", 1)
+    b_of = _weighted_partition(w, counts, share, np.full(len(share), 0.5 * 10.0**-d / 100 * SLACK), rng)
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
+    return rng.integers(lo[b_of], hi[b_of] + 1).astype(float)
+
+
+def _fit_mean(out, idx, target, bounds, rng, w=None):
+    """Move sessions within their bins until the respondents' mean (weighted by ``w`` when
+    given) prints as ``target``."""
     col = out.columns.get_loc(vocab.SESSIONS)
     vals = out.iloc[idx, col].to_numpy(copy=True)
+    w = np.ones(len(vals)) if w is None else np.asarray(w, float)
     lo_b = np.array([lo for lo, _ in bounds])
     hi_b = np.array([hi for _, hi in bounds])
     bin_of = np.searchsorted(hi_b, vals)
-    want = int(round(target * len(vals)))
+    W = w.sum()
     for _ in range(20 * len(vals)):
-        gap = want - vals.sum()
-        if abs(gap) <= 0.04 * len(vals):
+        gap = target * W - w @ vals  # weighted total still to move
+        if abs(gap) <= 0.04 * W:
             break
         step = 1 if gap > 0 else -1
         room = np.flatnonzero((vals + step >= lo_b[bin_of]) & (vals + step <= hi_b[bin_of]) & (vals > 0))
         if len(room) == 0:
             break
-        k = rng.choice(room, min(len(room), int(abs(gap))), replace=False)
+        k = rng.permutation(room)
+        k = k[: max(1, int(np.searchsorted(np.cumsum(w[k]), abs(gap))))]
         vals[k] += step
     out.iloc[idx, col] = vals
 
@@ -159,7 +241,9 @@ def _first_session(out, t, group, rng, exact):
         p_n = np.clip(p_a * base_all - p_r * base_resp, 0, None)
         c_non = rng.multinomial(base_non, p_n / p_n.sum())
     bounds = spec["bin_bounds"]
-    for pool, n, counts in ((pr, base_resp, c_resp), (pn, base_non, c_non)):
-        idx = rng.permutation(pool)[:n]
-        vals = _values_in_bins(counts, bounds, rng, rng.permutation(n))
-        out.loc[out.index[idx], vocab.WEEKS_TO_FIRST] = vals
+    w = out[vocab.WEIGHT].to_numpy(float) if exact and vocab.WEIGHT in out else None
+    idx = rng.permutation(pr)[:base_resp]
+    out.loc[out.index[idx], vocab.WEEKS_TO_FIRST] = _respondent_values(
+        None if w is None else w[idx], c_resp, {**block, "decimals": spec.get("decimals", 1)}, bounds, rng)
+    idx = rng.permutation(pn)[:base_non]
+    out.loc[out.index[idx], vocab.WEEKS_TO_FIRST] = _values_in_bins(c_non, bounds, rng, rng.permutation(base_non))

@@ -10,7 +10,8 @@ lies within ± 0.5·10⁻ᵈ of the true one):
   between the weighted arm means; the Base rows against the group sizes of Table 4-1;
 * duplicated rows — a row equal, cell for cell, to another row (Tables 4-5, 4-8..4-15);
 * Tables 4-6/4-7 — percentages sum to 100; Total columns are the base-weighted average of the
-  groups; bases against group sizes and against each other; each mean between the smallest
+  groups (all recruits) or some weighting of them (respondents: survey-weighted percentages,
+  line 1386); bases against group sizes and against each other; each mean between the smallest
   and largest mean its own distribution allows; the prose restating them;
 * Tables 4-8..4-15 — impacts against treatment − control; bases against respondents and a
   pooled base against the sum of its groups'; raw means of a pooled group within what its
@@ -310,6 +311,26 @@ def _mi_total(a: _Audit, sect: str, col: str):
     return pct, base, mean
 
 
+def _group_share_range(P: np.ndarray, total: np.ndarray, j: int, d: int = 1):
+    """Range of bin ``j``'s Total over every weighting of the groups that fits the whole Total
+    column: group shares a >= 0 summing to 1 with |a . P[:, k] - total[k]| <= 2 x half-unit
+    for every bin k (each group cell and the Total within their rounding). ``None`` when no
+    shares fit. The respondents' columns are survey-weighted (R1033 line 1386), so the Total
+    weights each group by its sum of survey weights, which the report does not print."""
+    from scipy.optimize import linprog
+
+    g, h = P.shape[0], 2 * half(d)
+    A_ub = np.vstack([P.T, -P.T])
+    b_ub = np.concatenate([total + h, h - total])
+    out = []
+    for sign in (1.0, -1.0):
+        res = linprog(sign * P[:, j], A_ub=A_ub, b_ub=b_ub, A_eq=np.ones((1, g)), b_eq=[1.0], bounds=[(0, 1)] * g, method="highs")
+        if res.status != 0:
+            return None
+        out.append(float(P[:, j] @ res.x))
+    return out[0] - half(d), out[1] + half(d)
+
+
 def _mean_bounds(pcts, bounds, d=1):
     lo = sum(max(p - half(d), 0) * b[0] for p, b in zip(pcts, bounds)) / 100
     hi = sum((p + half(d)) * b[1] for p, b in zip(pcts, bounds)) / 100
@@ -364,6 +385,17 @@ def _check_mi(a: _Audit):
                   f"{' + '.join(f'{b:,}' for b in bases)} = {sum(bases):,}", "consistent" if ok_base else "inconsistent",
                   line=spec["lines"][-1] + (1 if sect == "ips_sessions" else 1), cells=[f"extra.{key}.total.base.{col}"])
             bad, bad_ids = [], []
+            if col == "resp":  # survey-weighted: the groups' weights are not printed
+                P = np.array([cols[(g, col)][0] for g in a.groups()], float)
+                fits = _group_share_range(P, np.asarray(pcts_t, float), 0) is not None
+                a.add(f"{key}-total-{col}-average", "total = weighted average", table, f"Total {col} column",
+                      ", ".join(f"{p}" for p in pcts_t),
+                      ("the respondents' percentages are survey-weighted (line 1386), so the Total weights each group by "
+                       "its unprinted sum of survey weights, not its base; " + ("some group shares reproduce every cell within rounding"
+                       if fits else "no group shares reproduce every cell within rounding")),
+                      "consistent" if fits else "inconsistent", line=spec["lines"][0],
+                      cells=[] if fits else [f"extra.{key}.total.{col}.{b}" for b in spec["bins"]])
+                continue
             for j, b in enumerate(spec["bins"]):
                 parts = [cols[(g, col)][0][j] for g in a.groups()]
                 lo = sum((p - half(1)) * n for p, n in zip(parts, bases)) / sum(bases)
@@ -389,6 +421,13 @@ def _check_mi(a: _Audit):
         for g in a.groups():
             for col in ("all", "resp"):
                 base6, zero = s6[g]["base"][col], s6[g][col][0]
+                if col == "resp":  # a weighted share pins no whole count
+                    base7 = s7[g]["base"][col]
+                    a.add(f"t4_7-{g}-{col}-base-vs-t4_6", "base vs another table", "Table 4-7 / Table 4-6", f"Base, {vocab.GROUP_LABELS[g]} {col}",
+                          f"{base7:,} with >= 1 session; Table 4-6: {zero}% of {base6:,} with none",
+                          f"the respondents' {zero}% is survey-weighted (line 1386): the {base6 - base7:,} respondents without a session "
+                          f"({base6:,} - {base7:,}) can carry {zero}% of the weight", "consistent", line=s7[g]["base"]["line"])
+                    continue
                 lo = math.ceil(base6 * (zero - half(1)) / 100 - 1e-9)
                 hi = math.floor(base6 * (zero + half(1)) / 100 + 1e-9)
                 feasible = [base6 - z for z in range(lo, hi + 1)]
@@ -450,9 +489,13 @@ def _check_mi_prose(a: _Audit):
             arith = f"table: {tv}"
             if ok and g == "all":  # a Total cell: also what the groups' columns allow
                 j = spec["bins"].index(stat[stat.index("[") + 1 : -1])
-                parts = [(spec[x][col][j], spec[x]["base"][col]) for x in a.groups()]
-                lo = sum((p - half(1)) * n for p, n in parts) / sum(n for _, n in parts)
-                hi = sum((p + half(1)) * n for p, n in parts) / sum(n for _, n in parts)
+                if col == "resp":  # survey-weighted: any group shares that fit the Total column
+                    rng_ = _group_share_range(np.array([spec[x][col] for x in a.groups()], float), np.asarray(pcts, float), j)
+                    lo, hi = rng_ if rng_ is not None else (math.nan, math.nan)
+                else:
+                    parts = [(spec[x][col][j], spec[x]["base"][col]) for x in a.groups()]
+                    lo = sum((p - half(1)) * n for p, n in parts) / sum(n for _, n in parts)
+                    hi = sum((p + half(1)) * n for p, n in parts) / sum(n for _, n in parts)
                 arith += f"; the groups' columns give [{lo:.2f}, {hi:.2f}]"
                 if not (holds(lo) or holds(hi)):
                     ok = False

@@ -410,20 +410,24 @@ class Reproducer:
             x = x[x[vocab.RESPONDED] == 1]
 
         def one(rows):
-            v = rows[column].dropna()
+            rows = rows[rows[column].notna()]
+            v = rows[column]
             if stat.startswith("base"):
                 return float(len(v))
+            # respondents' percentages and mean are survey-weighted (R1033 line 1386: "All
+            # percentages are based on the weighted data"); all recruits' MI has no weights
+            w = rows[vocab.WEIGHT] if resp else None
             if stat.startswith("mean"):
-                return float(v.mean())
+                return float(np.average(v, weights=w))
             b = stat[stat.index("[") + 1 : -1]
             spec = _bins(c["section"], self.targets)
             lo, hi = spec[b]
-            return float(((v >= lo) & (v <= hi)).mean()) * 100.0
+            return float(np.average((v >= lo) & (v <= hi), weights=w)) * 100.0
 
         if c.get("agg"):
             vals = [one(x[x[vocab.GROUP] == g]) for g in vocab.GROUPS]
             return (min(vals) if c["agg"] == "min" else max(vals)), f"{c['agg']} over the trial groups"
-        return one(x), "treatment arm, MI records" + (", respondents" if resp else "")
+        return one(x), "treatment arm, MI records" + (", respondents, weighted by ipw_weights()" if resp else "")
 
     def _v_ips_sessions(self, c):
         return self._mi(c, vocab.SESSIONS)

@@ -370,7 +370,9 @@ EXERCISES = ExerciseSet(
             explanation=(
                 "Respondents had more sessions than the treatment group as a whole (Table 4-6 prints both columns): the "
                 "more engaged recruits were more likely to answer the survey, which is why the report worries about "
-                "the representativeness of the 4-month sample (§4.2.2)."
+                "the representativeness of the 4-month sample (§4.2.2). The report's respondent columns are "
+                "survey-weighted (its percentages are 'based on the weighted data'; notebook 02 builds the weights), so "
+                "this plain mean lands near, not necessarily on, the printed one."
             ),
         ),
         Exercise(
