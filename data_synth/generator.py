@@ -33,7 +33,7 @@ from hlt_replicate.weighting import ipw_weights
 from . import calibrate as cal
 from .errors import TargetError
 from .ips import draw_ips
-from .outcomes import draw_admin, draw_outcomes
+from .outcomes import aim_in_work_counts, draw_admin, draw_outcomes
 from .pooled import calibrate_pooled_estimates, resolve_pooled_means
 from .population import draw_group
 from .response import RESPONSE_EFFECTS, draw_response, linear_index
@@ -91,6 +91,7 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
     t_out = t
     if exact:  # group means chosen inside their rounding so the pooled tables hold too
         t_out, _ = resolve_pooled_means(t)
+        t_out = aim_in_work_counts(t_out)  # chapter 3's numbers in paid work (§3.3.3)
     frames, truth_groups = [], {}
     for gi, g in enumerate(t.groups):
         pop = draw_group(t, g, _rng(seed, "population", gi), exact)

@@ -27,16 +27,20 @@ from .errors import TargetError
 from .targets import Targets
 
 
-def _bin_counts(t: Targets, section: str, group: str, base_all: int, base_resp: int, zero_all=None, zero_resp=None):
-    """Counts per bin for respondents and non-respondents, both printing as Table 4-6/4-7."""
+def _bin_counts(t: Targets, section: str, group: str, base_all: int, base_resp: int, zero_all=None, zero_resp=None,
+                weighted_resp: bool = False):
+    """Counts per bin for respondents and non-respondents, both printing as Table 4-6/4-7
+    (the respondents' counts the nearest whole numbers when ``weighted_resp``: their printed
+    shares are weighted, so Table 4-7's base pins the 0-session count exactly)."""
     spec = t.raw[section]
     block = spec[group]
     d = spec.get("decimals", 1)
     lo_r, hi_r = count_bounds(base_resp, block["resp"], d, scale=100)
     lo_a, hi_a = count_bounds(base_all, block["all"], d, scale=100)
-    # weighted percentages: allow the 0-session count one case outside its printed interval
+    # Table 4-7's bases pin the 0-session counts: weighted respondents' shares exactly; plain
+    # counts one case outside their printed interval at most
     if zero_resp is not None:
-        lo_r[0] = hi_r[0] = int(np.clip(zero_resp, lo_r[0] - 1, hi_r[0] + 1))
+        lo_r[0] = hi_r[0] = int(zero_resp if weighted_resp else np.clip(zero_resp, lo_r[0] - 1, hi_r[0] + 1))
     if zero_all is not None:
         lo_a[0] = hi_a[0] = int(np.clip(zero_all, lo_a[0] - 1, hi_a[0] + 1))
     hi_r = np.minimum(hi_r, hi_a)  # respondents are a subset of all in every bin
@@ -156,8 +160,9 @@ def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     if fs is not None:  # tie the 0-session counts to Table 4-7's bases where rounding allows
         zero_all = base_all - fs["base"]["all"] * s
         zero_resp = base_resp - fs["base"]["resp"] * s
+    weighted = exact and vocab.WEIGHT in out
     if exact:
-        c_resp, c_non = _bin_counts(t, "ips_sessions", group, base_all, base_resp, zero_all, zero_resp)
+        c_resp, c_non = _bin_counts(t, "ips_sessions", group, base_all, base_resp, zero_all, zero_resp, weighted_resp=weighted)
     else:
         p_r = np.asarray(spec["resp"], float) / np.sum(spec["resp"])
         p_a = np.asarray(spec["all"], float) / np.sum(spec["all"])
@@ -168,8 +173,7 @@ def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     bounds = t.raw["ips_sessions"]["bin_bounds"]
     tr_idx = rng.permutation(np.flatnonzero(treat & resp))[:base_resp]
     ts_idx = rng.permutation(np.flatnonzero(treat & ~resp))[: base_all - base_resp]
-    w = out[vocab.WEIGHT].to_numpy(float) if vocab.WEIGHT in out else None
-    weighted = exact and w is not None
+    w = out[vocab.WEIGHT].to_numpy(float) if weighted else None
     out.loc[out.index[tr_idx], vocab.SESSIONS] = _respondent_values(
         w[tr_idx] if weighted else None, c_resp, {**spec, "decimals": t.raw["ips_sessions"].get("decimals", 1)}, bounds, rng)
     out.loc[out.index[ts_idx], vocab.SESSIONS] = _values_in_bins(c_non, bounds, rng, rng.permutation(len(ts_idx)))

@@ -82,6 +82,41 @@ def draw_binary(z: np.ndarray, treat: np.ndarray, p0: float, tau: float) -> np.n
     return (z + shift * treat > q0).astype(float)
 
 
+def aim_in_work_counts(t: Targets) -> Targets:
+    """Exact mode: place each group's paid-work arm means (derived targets, the figures being
+    lost) inside their printed rounding so that the number of respondents in paid work is
+    chapter 3's (§3.3.3: SCR IW 1,210 of 1,480, ...), rescaled to the kit's respondents:
+    chapter 3 classifies 17 SCR respondents differently from Table 4-1 (the audit's
+    ``ch3-vs-t4-1-groups``), so the share is what carries over. The calibration sets a 0/1
+    outcome's arm counts to round(mean x n), so the arm means are chosen as whole counts
+    c_C / n_C and c_T / n_T with c_C + c_T the chapter-3 count and their difference nearest
+    the printed one. Mutates and returns ``t`` (a resolved copy); a group whose counts cannot
+    fit is left as it was (the scorecard shows the gap)."""
+    ch3 = t.raw.get("chapter3") or {}
+    in_work, resp3 = ch3.get("in_work_at_4_months") or {}, ch3.get("respondents_ch3") or {}
+    for g in t.groups:
+        row = t.raw["primary_outcomes"].get(g, {}).get("paid_work")
+        if row is None or g not in in_work or g not in resp3 or None in row[:2]:
+            continue
+        v_c, v_t, base = row[0], row[1], int(row[4]) * t.scale
+        r = t.respondents(g)
+        n = r[0] + r[1]
+        n_t = int(round(base * r[1] / n))  # the arms' item bases, as _observed_mask splits them
+        n_c = base - n_t
+        k = int(round(in_work[g] * base / resp3[g]))
+
+        def prints(c, m, v):
+            return m > 0 and abs(c / m - v) < 0.005 - 1e-12
+
+        pairs = [(c, k - c) for c in range(max(0, k - n_t), min(k, n_c) + 1)
+                 if prints(c, n_c, v_c) and prints(k - c, n_t, v_t)]
+        if not pairs:
+            continue
+        c_c, c_t = min(pairs, key=lambda p: abs((p[1] / n_t - p[0] / n_c) - (v_t - v_c)))
+        row[0], row[1] = c_c / n_c, c_t / n_t
+    return t
+
+
 def _estimator(df: pd.DataFrame, outcome: str, iv: bool = False) -> tuple[cal.LinearEstimator, pd.Index]:
     d = build_design(df, outcome, weights=vocab.WEIGHT)
     if not iv:

@@ -249,3 +249,29 @@ def test_pooled_means_edited_out_of_reach_name_themselves(tmp_path):
 
     with pytest.raises(TargetError, match=r"pooled raw means of work16 \(treatment\) SCR 0.39"):
         data_synth.generate(_edited(tmp_path, edit), seed=3)
+
+
+def test_paid_work_counts_follow_chapter_3(exact_trial):
+    """§3.3.3's numbers in work at 4 months, rescaled to Table 4-1's respondents, are the
+    exact trial's counts in paid work (the derived arm means sit inside their rounding)."""
+    ch3 = TARGETS.raw["chapter3"]
+    d = exact_trial.data
+    for g in TARGETS.groups:
+        rows = d[(d[vocab.GROUP] == g) & (d[vocab.RESPONDED] == 1)]
+        want = round(ch3["in_work_at_4_months"][g] * len(rows) / ch3["respondents_ch3"][g])
+        assert int(rows["paid_work"].sum()) == want, g
+        c, t_ = TARGETS.raw["primary_outcomes"][g]["paid_work"][:2]
+        for arm, printed in ((0, c), (1, t_)):
+            assert round(rows.loc[rows[vocab.TREAT] == arm, "paid_work"].mean(), 2) == printed
+
+
+def test_paid_work_aim_leaves_unreachable_counts_alone():
+    from data_synth.outcomes import aim_in_work_counts
+    from data_synth.pooled import resolve_pooled_means
+
+    t, _ = resolve_pooled_means(TARGETS)
+    t.raw["chapter3"]["in_work_at_4_months"]["SCR_OOW"] = 900  # 45 % of 1,984: outside 0.17 / 0.17
+    before = list(t.raw["primary_outcomes"]["SCR_OOW"]["paid_work"])
+    aim_in_work_counts(t)
+    assert t.raw["primary_outcomes"]["SCR_OOW"]["paid_work"] == before
+    assert t.raw["primary_outcomes"]["SCR_IW"]["paid_work"][0] != 0.81  # the others still aimed
