@@ -603,7 +603,8 @@ def _reason(c: dict) -> str:
     if sec == "baseline_base":
         return "Tables 4-2..4-4 bases (item non-response not modelled)"
     if sec == "table_4_5":
-        return "Table 4-5 WY p-values (not calibrated)" if stat == "p_wy" else "Table 4-5 differences (calibration target)"
+        return ("Table 4-5 WY p-values (not calibrated: the family includes the lost SWEMWBS row; targets file "
+                "t4-5-wy-pvalues)") if stat == "p_wy" else "Table 4-5 differences (calibration target)"
     if stat in ("stars", "iv_stars"):
         return "stars (WY-adjusted p, not calibrated)"
     if sec in ("secondary_impacts", "participation_impacts") and c["group"] in vocab.POOLED_GROUPS:
