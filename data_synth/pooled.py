@@ -39,6 +39,7 @@ Two steps, both in ``exact`` mode:
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 
@@ -55,6 +56,7 @@ MARGIN = 0.7  # continuous group means: use 70 % of each rounding interval, leav
 MOVE_MARGIN = 0.05  # a pooled statistic is moved 5 % of its rounding interval inside the edge
 FLIP_COST = 1e-4  # discrete search: score cost of one more pair (fewer cases change)
 MAX_ROWS = 40000  # per trial group: rows that carry continuous moves, candidates for discrete ones
+RESID_CACHE = 4  # residual vectors remembered per regression (_Est.resid)
 
 
 def arm_bases(t: Targets, group: str, outcome: str) -> dict[int, int]:
@@ -290,7 +292,19 @@ class _Est:
         return X.T @ (v * (w if v.ndim == 1 else w[:, None]))
 
     def resid(self, y):
-        return y - self.X @ (self.A @ self.Gt(y))
+        """Residuals ``y - X beta`` (read-only). The searches ask for the same outcome's
+        residuals several times a round (about four calls per distinct ``y`` under
+        ``--scale 100``), so the last few are kept, keyed by a digest of ``y``."""
+        y = np.ascontiguousarray(y, dtype=float)
+        key = hashlib.blake2b(y.view(np.uint8), digest_size=16).digest()
+        cache = self.__dict__.setdefault("_resid", {})
+        if key not in cache:
+            if len(cache) >= RESID_CACHE:
+                cache.pop(next(iter(cache)))
+            e = y - self.X @ (self.A @ self.Gt(y))
+            e.flags.writeable = False
+            cache[key] = e
+        return cache[key]
 
     def XCX(self):
         if not hasattr(self, "_xcx"):
