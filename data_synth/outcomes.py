@@ -25,6 +25,7 @@ from hlt_replicate.impact import build_design
 
 from . import calibrate as cal
 from .population import per_level
+from .stars import se_band
 from .targets import Targets
 
 #: baseline-outcome loading and latent loadings of each outcome's index (ground truth)
@@ -127,9 +128,18 @@ def _estimator(df: pd.DataFrame, outcome: str, iv: bool = False) -> tuple[cal.Li
     return cal.LinearEstimator(X, d.w, j=0, Z=Z), d.index
 
 
-def _goal(tg: dict, outcome: str, iv: bool, scale: int) -> cal.Goal:
-    """Calibration goal from the targets; SE targets shrink with sqrt(scale)."""
+def _goal(tg: dict, outcome: str, iv: bool, scale: int, stars_se=None) -> cal.Goal:
+    """Calibration goal from the targets; SE targets shrink with sqrt(scale). ``stars_se``:
+    a function of the impact aimed at giving the S.E. interval the printed stars need
+    (:func:`data_synth.stars.se_band`), or ``None``."""
     shrink = np.sqrt(scale)
+
+    def se_goal(coef, se):
+        band = stars_se(coef) if stars_se is not None and se is not None else None
+        if band is None:
+            return (None if se is None else se / shrink), 0.005 / shrink
+        return (band[0] + band[1]) / 2 / shrink, (band[1] - band[0]) / 2 / shrink
+
     if iv:
         coef, tol = tg["iv_impact"], 0.005
         if tg.get("iv_sd_s") is not None and tg.get("sd"):
@@ -138,15 +148,15 @@ def _goal(tg: dict, outcome: str, iv: bool, scale: int) -> cal.Goal:
             hi = min(coef + tol, (tg["iv_sd_s"] + 0.005) * tg["sd"])
             if lo < hi:
                 coef, tol = (lo + hi) / 2, (hi - lo) / 2
+        se, tol_se = se_goal(coef, tg.get("iv_se"))
         return cal.Goal(
-            mean_c=tg["control"], mean_t=tg["treatment"], coef=coef,
-            se=None if tg.get("iv_se") is None else tg["iv_se"] / shrink,
-            sd_c=tg.get("sd"), tol_coef=tol, tol_se=0.005 / shrink, tol_mean=0.002,
+            mean_c=tg["control"], mean_t=tg["treatment"], coef=coef, se=se,
+            sd_c=tg.get("sd"), tol_coef=tol, tol_se=tol_se, tol_mean=0.002,
         )
+    se, tol_se = se_goal(tg["impact"], tg.get("se"))
     return cal.Goal(
-        mean_c=tg["control"], mean_t=tg["treatment"], coef=tg["impact"],
-        se=None if tg.get("se") is None else tg["se"] / shrink,
-        sd_c=tg.get("sd"), tol_se=0.005 / shrink, tol_mean=0.002,
+        mean_c=tg["control"], mean_t=tg["treatment"], coef=tg["impact"], se=se,
+        sd_c=tg.get("sd"), tol_se=tol_se, tol_mean=0.002,
     )
 
 
@@ -179,7 +189,7 @@ def draw_outcomes(resp: pd.DataFrame, t: Targets, group: str, rng: np.random.Gen
         pos = df.index.get_indexer(idx)
         yy = df[outcome].to_numpy()[pos]
         tt = treat[pos]
-        goal = _goal(tg, outcome, iv, t.scale)
+        goal = _goal(tg, outcome, iv, t.scale, stars_se=lambda coef: se_band(t, group, outcome, coef))
         if meta.binary:
             eligible = None
             if outcome == "work16":

@@ -787,7 +787,8 @@ def nb03() -> list:
         lesson.secondary_comparison(data, "SCR_IW", p_adjust="wy", reps=N_WY)[["Impact", "S.E.", "stars", "published stars"]]
         """),
         md("""
-        The impacts and standard errors are calibration targets, but the stars are not. Once the p-values are adjusted,
+        The impacts and standard errors are calibration targets; the stars are only aimed at (each S.E. sits where,
+        inside its rounding, the printed stars are most likely), so they can differ. Once the p-values are adjusted,
         the stars mostly agree with the printed ones. Unadjusted, more outcomes would earn a star (the widget in section 9
         shows unadjusted stars). WMCA OOW, Table 4-14:
         """),
@@ -1007,8 +1008,9 @@ def nb06() -> list:
         md("""
         The key result, stored in the notebook and checked in CI: Table 4-1 (numbers randomised and surveyed) and
         Table 4-8 (SCR IW impacts), the two tables the calibration aims at most directly, match cell for cell. Table
-        4-8's significance stars are left out: they come from Westfall-Young adjusted p-values, which no calibration
-        targets (they depend on all nine outcomes jointly), so they can fall either side of a threshold.
+        4-8's significance stars are left out: they come from Westfall-Young adjusted p-values, which depend on all
+        nine outcomes jointly. The generator only aims at them (it places each S.E. inside its rounding where a
+        simple approximation says the printed stars need it), so they can fall either side of a threshold.
         """),
         code(f"""
         {CHECK}

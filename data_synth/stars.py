@@ -1,0 +1,80 @@
+"""Exact mode, best effort: the significance stars of the trial-group impact tables.
+
+The report's stars (Tables 4-8, 4-10, 4-14 for the secondary outcomes; Tables 4-9 and 4-11
+for the primary ones) mark Westfall-Young adjusted p-values over a family of outcomes: the nine
+secondary outcomes, or the three primary ones (whose ITT family the participation tables'
+stars use, as :class:`hlt_replicate.scorecard.Reproducer` does), under §4.3's convention
+(* 10 %, ** 5 %, *** 1 %). A printed impact and S.E. leave a range of t statistics; the stars
+narrow it. :func:`se_band` turns the stars into an S.E. interval inside the printed S.E.'s
+rounding, which the outcome calibration then aims at.
+
+The adjusted p of the outcome ranked r-th of k by the printed |impact / S.E.| is taken as
+Sidak's over the k - r + 1 outcomes left at that step of the step-down,
+1 - (1 - p)^(k - r + 1): the Westfall-Young value with independent tests, and an upper bound
+with positively dependent ones (so the aim sits inside the band by ``MARGIN`` in log p). The
+scorecard computes the stars with the kit's permutation Westfall-Young and compares them; they
+are not calibration targets. Only at the trial's own size (a p-value belongs to its sample).
+"""
+from __future__ import annotations
+
+import math
+
+from scipy import stats
+
+from hlt_replicate import vocab
+from hlt_replicate.impact import STAR_CONVENTIONS
+
+from .flatten import _is_excluded
+from .targets import Targets
+
+CONVENTION = "section_4_3"
+MARGIN = 0.25  # aim this far inside a star band's edges, as a share of a band's width in log p
+HALF = 0.005  # printed S.E.s have two decimals
+INSIDE = 0.9  # and the aim stays inside 90 % of their rounding
+
+
+def _adjusted_band(stars: str) -> tuple[float, float]:
+    """Adjusted p-values aimed at for ``stars``: inside the band by ``MARGIN`` of its width in
+    log p, at the cut only for the open-ended bands (*** and none)."""
+    c1, c2, c3 = STAR_CONVENTIONS[CONVENTION]
+    lo, hi = {"***": (0.0, c3), "**": (c3, c2), "*": (c2, c1), "": (c1, 1.0)}[stars.strip()]
+    inset = MARGIN * math.log(c1 / c2)  # the width of a closed band in log p
+    return (lo * math.exp(inset) if lo else 0.0), (hi * math.exp(-inset) if hi < 1 else 1.0)
+
+
+def _family(t: Targets, group: str, primary: bool) -> dict[str, tuple[float, float, str]]:
+    """Outcome -> (printed impact, printed S.E., printed stars) of one family."""
+    if primary:
+        rows = (t.raw.get("participation_impacts") or {}).get(group, {}).get("rows", {})
+        return {o: (v["values"][0], v["values"][1], v["values"][3]) for o, v in rows.items()
+                if o in vocab.PRIMARY_OUTCOMES and None not in v["values"][:2]}
+    rows = (t.raw.get("secondary_impacts") or {}).get(group, {}).get("rows", {})
+    return {o: (v["values"][2], v["values"][3], v["values"][5]) for o, v in rows.items()
+            if o in vocab.SECONDARY_OUTCOMES and None not in v["values"][2:4]}
+
+
+def se_band(t: Targets, group: str, outcome: str, coef: float) -> tuple[float, float] | None:
+    """S.E. interval, inside the printed S.E.'s rounding, whose t statistic ``coef`` / S.E.
+    gives the adjusted p the printed stars need (module docstring); ``None`` when there are
+    no usable stars, the cell is excluded, or no S.E. in the rounding fits."""
+    if t.scale != 1:
+        return None
+    primary = vocab.OUTCOMES[outcome].primary
+    fam = _family(t, group, primary)
+    if outcome not in fam or len(fam) < 2:
+        return None
+    section = "participation_impacts" if primary else "secondary_impacts"
+    if _is_excluded(f"{section}.{group}.{outcome}.stars", t.skipped()) or not isinstance(fam[outcome][2], str):
+        return None
+    order = sorted(fam, key=lambda o: -abs(fam[o][0]) / fam[o][1] if fam[o][1] else 0.0)
+    m = len(fam) - order.index(outcome)  # outcomes left at its step of the step-down
+    a_lo, a_hi = _adjusted_band(fam[outcome][2])
+    p_lo, p_hi = (1 - (1 - a) ** (1 / m) for a in (a_lo, a_hi))
+    t_hi, t_lo = stats.norm.isf(p_lo / 2), stats.norm.isf(p_hi / 2)  # t_hi = inf for ***
+    if not coef:
+        return None
+    se = fam[outcome][1]
+    lo = se - INSIDE * HALF if math.isinf(t_hi) else max(se - INSIDE * HALF, abs(coef) / t_hi)
+    hi = se + INSIDE * HALF if t_lo <= 0 else min(se + INSIDE * HALF, abs(coef) / t_lo)
+    narrower = lo > se - INSIDE * HALF or hi < se + INSIDE * HALF
+    return (float(lo), float(hi)) if lo < hi and narrower else None  # None: the stars add nothing

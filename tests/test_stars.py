@@ -1,0 +1,49 @@
+"""Exact mode's aim at the impact tables' stars (data_synth.stars)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy import stats
+
+from data_synth.stars import _adjusted_band, se_band
+from data_synth.targets import load_targets
+
+T = load_targets()
+
+
+def test_bands_are_inside_the_convention():
+    assert _adjusted_band("***")[0] == 0.0 and 0.005 < _adjusted_band("***")[1] < 0.01
+    lo, hi = _adjusted_band("**")
+    assert 0.01 < lo < hi < 0.05
+    assert 0.1 < _adjusted_band("")[0] and _adjusted_band("")[1] == 1.0
+
+
+def _sidak_stars(coef, se, m):
+    p = 2 * stats.norm.sf(abs(coef) / se)
+    adj = 1 - (1 - p) ** m
+    return "***" if adj < 0.01 else "**" if adj < 0.05 else "*" if adj < 0.1 else ""
+
+
+@pytest.mark.parametrize("group,outcome,coef,m", [
+    ("SCR_OOW", "jsse", 0.10, 8),      # Table 4-10: printed none; 0.10 / 0.04 alone gives *
+    ("SCR_OOW", "lifesat", 0.34, 9),   # Table 4-10: printed ***
+    ("SCR_IW", "eq5d", 0.03, 2),       # Table 4-9: printed ** (SWEMWBS ranks first)
+])
+def test_se_band_gives_the_printed_stars(group, outcome, coef, m):
+    lo, hi = se_band(T, group, outcome, coef)
+    sec = "participation_impacts" if outcome == "eq5d" else "secondary_impacts"
+    vals = T.raw[sec][group]["rows"][outcome]["values"]
+    se, printed = (vals[1], vals[3]) if sec == "participation_impacts" else (vals[3], vals[5])
+    assert se - 0.005 < lo < hi < se + 0.005  # inside the printed S.E.'s rounding
+    assert lo > se - 0.0045 or hi < se + 0.0045  # and narrower than it
+    for s in (lo, (lo + hi) / 2, hi):
+        assert _sidak_stars(coef, s, m) == printed.strip()
+
+
+def test_no_band_at_scale_or_without_stars():
+    assert se_band(T.with_scale(10), "SCR_OOW", "jsse", 0.10) is None
+    assert se_band(T, "SCR_OOW", "jsse", 0.0) is None
+    # a star the printed S.E. already guarantees adds nothing
+    assert se_band(T, "SCR_IW", "swemwbs", 0.86) is None
+    assert not math.isnan(T.raw["secondary_impacts"]["SCR_OOW"]["rows"]["jsse"]["values"][3])
