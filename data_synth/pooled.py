@@ -50,6 +50,7 @@ from scipy.optimize import linprog
 from hlt_replicate import vocab
 
 from .errors import TargetError
+from .stars import coef_band
 from .targets import ARMS, Targets
 
 MARGIN = 0.7  # continuous group means: use 70 % of each rounding interval, leaving room for the calibration
@@ -551,6 +552,13 @@ def _build_problem(designs: _Designs, y_all: np.ndarray, outcome: str, t: Target
         prob.ests[est_name] = cache[key]
         for kind, cell, stat in stats:
             lo, hi, req = _interval(cell)
+            if primary and iv and kind == "coef" and est_name in vocab.POOLED_GROUPS and not req:
+                # a pooled participation impact (aimed at, never a target): also where its
+                # printed stars need it, given the S.E. its groups leave (data_synth.stars)
+                e = cache[key]
+                band = coef_band(t, est_name, outcome, e.se(prob.y[e.loc]))
+                if band is not None:
+                    lo, hi = max(lo, band[0]), min(hi, band[1])
             # pooled secondary cells the calibration report does not target are left alone (the
             # pooled participation impacts, never targets, are still aimed at)
             steer = req or primary or est_name not in vocab.POOLED_GROUPS

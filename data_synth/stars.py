@@ -53,10 +53,9 @@ def _family(t: Targets, group: str, primary: bool) -> dict[str, tuple[float, flo
             if o in vocab.SECONDARY_OUTCOMES and None not in v["values"][2:4]}
 
 
-def se_band(t: Targets, group: str, outcome: str, coef: float) -> tuple[float, float] | None:
-    """S.E. interval, inside the printed S.E.'s rounding, whose t statistic ``coef`` / S.E.
-    gives the adjusted p the printed stars need (module docstring); ``None`` when there are
-    no usable stars, the cell is excluded, or no S.E. in the rounding fits."""
+def _t_band(t: Targets, group: str, outcome: str):
+    """(t_lo, t_hi, printed impact, printed S.E.) that the printed stars ask of |impact / S.E.|
+    (module docstring); ``None`` without usable stars or at ``--scale``."""
     if t.scale != 1:
         return None
     primary = vocab.OUTCOMES[outcome].primary
@@ -71,10 +70,35 @@ def se_band(t: Targets, group: str, outcome: str, coef: float) -> tuple[float, f
     a_lo, a_hi = _adjusted_band(fam[outcome][2])
     p_lo, p_hi = (1 - (1 - a) ** (1 / m) for a in (a_lo, a_hi))
     t_hi, t_lo = stats.norm.isf(p_lo / 2), stats.norm.isf(p_hi / 2)  # t_hi = inf for ***
-    if not coef:
+    return float(t_lo), float(t_hi), fam[outcome][0], fam[outcome][1]
+
+
+def se_band(t: Targets, group: str, outcome: str, coef: float) -> tuple[float, float] | None:
+    """S.E. interval, inside the printed S.E.'s rounding, whose t statistic ``coef`` / S.E.
+    gives the adjusted p the printed stars need (module docstring); ``None`` when there are
+    no usable stars, the cell is excluded, or no S.E. in the rounding fits."""
+    band = _t_band(t, group, outcome)
+    if band is None or not coef:
         return None
-    se = fam[outcome][1]
+    t_lo, t_hi, _, se = band
     lo = se - INSIDE * HALF if math.isinf(t_hi) else max(se - INSIDE * HALF, abs(coef) / t_hi)
     hi = se + INSIDE * HALF if t_lo <= 0 else min(se + INSIDE * HALF, abs(coef) / t_lo)
     narrower = lo > se - INSIDE * HALF or hi < se + INSIDE * HALF
     return (float(lo), float(hi)) if lo < hi and narrower else None  # None: the stars add nothing
+
+
+def coef_band(t: Targets, group: str, outcome: str, se: float) -> tuple[float, float] | None:
+    """Impact interval, inside the printed impact's rounding, whose t statistic with S.E.
+    ``se`` gives the adjusted p the printed stars need: for a pooled group, whose S.E. follows
+    its groups' (:mod:`data_synth.pooled`); ``None`` as :func:`se_band`."""
+    band = _t_band(t, group, outcome)
+    if band is None or not se > 0:
+        return None
+    t_lo, t_hi, coef, _ = band
+    sign = 1.0 if coef >= 0 else -1.0
+    a, b = t_lo * se, (t_hi * se if math.isfinite(t_hi) else math.inf)  # |impact| range
+    lo_abs, hi_abs = max(abs(coef) - INSIDE * HALF, a), min(abs(coef) + INSIDE * HALF, b)
+    narrower = lo_abs > abs(coef) - INSIDE * HALF or hi_abs < abs(coef) + INSIDE * HALF
+    if not (lo_abs < hi_abs and narrower) or (coef == 0):
+        return None
+    return (lo_abs, hi_abs) if sign > 0 else (-hi_abs, -lo_abs)

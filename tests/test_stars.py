@@ -47,3 +47,16 @@ def test_no_band_at_scale_or_without_stars():
     # a star the printed S.E. already guarantees adds nothing
     assert se_band(T, "SCR_IW", "swemwbs", 0.86) is None
     assert not math.isnan(T.raw["secondary_impacts"]["SCR_OOW"]["rows"]["jsse"]["values"][3])
+
+
+def test_coef_band_for_a_pooled_group():
+    """Table 4-13's SCR EQ5D5L: ** with the S.E. its groups leave (~0.007) needs the pooled
+    participation impact below the printed 0.02's centre; SWEMWBS's *** holds anyway."""
+    from data_synth.stars import coef_band
+
+    lo, hi = coef_band(T, "SCR", "eq5d", 0.0071)
+    assert 0.0155 <= lo < hi < 0.02
+    for c in (lo, hi):
+        assert _sidak_stars(c, 0.0071, 2) == "**"
+    assert coef_band(T, "SCR", "swemwbs", 0.14) is None
+    assert coef_band(T.with_scale(100), "SCR", "eq5d", 0.0071) is None
