@@ -1,4 +1,4 @@
-"""Exact mode, best effort: the significance stars of the trial-group impact tables.
+"""Exact mode, best effort: the significance stars of the impact tables.
 
 The report's stars (Tables 4-8, 4-10, 4-14 for the secondary outcomes; Tables 4-9 and 4-11
 for the primary ones) mark Westfall-Young adjusted p-values over a family of outcomes: the nine
@@ -6,7 +6,9 @@ secondary outcomes, or the three primary ones (whose ITT family the participatio
 stars use, as :class:`hlt_replicate.scorecard.Reproducer` does), under §4.3's convention
 (* 10 %, ** 5 %, *** 1 %). A printed impact and S.E. leave a range of t statistics; the stars
 narrow it. :func:`se_band` turns the stars into an S.E. interval inside the printed S.E.'s
-rounding, which the outcome calibration then aims at.
+rounding, which the outcome calibration then aims at; for a pooled group's participation
+impact (Table 4-13), whose S.E. follows its groups', :func:`coef_band` narrows the impact
+instead, which the pooled pass aims at (:mod:`data_synth.pooled`).
 
 The adjusted p of the outcome ranked r-th of k by the printed |impact / S.E.| is taken as
 Sidak's over the k - r + 1 outcomes left at that step of the step-down,

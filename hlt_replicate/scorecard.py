@@ -606,8 +606,8 @@ def _reason(c: dict) -> str:
         return ("Table 4-5 WY p-values (not calibrated: the family includes the lost SWEMWBS row; targets file "
                 "t4-5-wy-pvalues)") if stat == "p_wy" else "Table 4-5 differences (calibration target)"
     if stat in ("stars", "iv_stars"):
-        if sec in ("secondary_impacts", "participation_impacts") and c["group"] not in vocab.POOLED_GROUPS:
-            return "stars (WY-adjusted p; the S.E. aimed inside its rounding at the stars, best effort: data_synth.stars)"
+        if sec == "participation_impacts" or (sec == "secondary_impacts" and c["group"] not in vocab.POOLED_GROUPS):
+            return "stars (WY-adjusted p; impact/S.E. aimed inside their rounding at the stars, best effort: data_synth.stars)"
         return "stars (WY-adjusted p, not calibrated)"
     if sec in ("secondary_impacts", "participation_impacts") and c["group"] in vocab.POOLED_GROUPS:
         return "pooled-group estimates (Tables 4-12/4-13/4-15)"
