@@ -89,16 +89,16 @@ def _weighted_partition(w: np.ndarray, counts, share, tol, rng: np.random.Genera
     def f(g, t):  # outside the band, squared, plus a small pull to its centre
         return np.maximum(np.abs(g) - t, 0.0) ** 2 + 1e-3 * g**2
 
+    def members(b):
+        m = np.flatnonzero(b_of == b)
+        return m if len(m) <= candidates else rng.choice(m, candidates, replace=False)
+
     for _ in range(max_iter):
         gap = Wb - share
         over = np.abs(gap) - tol
         a = int(np.argmax(over))
         if over[a] <= 0:
             break
-        def members(b):
-            m = np.flatnonzero(b_of == b)
-            return m if len(m) <= candidates else rng.choice(m, candidates, replace=False)
-
         ia = members(a)
         best = (0.0, None)
         for b in range(len(counts)):
@@ -175,7 +175,7 @@ def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     ts_idx = rng.permutation(np.flatnonzero(treat & ~resp))[: base_all - base_resp]
     w = out[vocab.WEIGHT].to_numpy(float) if weighted else None
     out.loc[out.index[tr_idx], vocab.SESSIONS] = _respondent_values(
-        w[tr_idx] if weighted else None, c_resp, {**spec, "decimals": t.raw["ips_sessions"].get("decimals", 1)}, bounds, rng)
+        w[tr_idx] if weighted else None, c_resp, spec["resp"], t.raw["ips_sessions"].get("decimals", 1), bounds, rng)
     out.loc[out.index[ts_idx], vocab.SESSIONS] = _values_in_bins(c_non, bounds, rng, rng.permutation(len(ts_idx)))
     if exact and "mean" in spec:  # respondents' mean sessions (Table 4-6, "Mean" row)
         _fit_mean(out, tr_idx, spec["mean"]["resp"], bounds, rng, w[tr_idx] if weighted else None)
@@ -186,14 +186,14 @@ def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     return out
 
 
-def _respondent_values(w, counts, block_spec, bounds, rng):
+def _respondent_values(w, counts, printed_pct, decimals: int, bounds, rng):
     """Values for the respondents with MI: ``counts`` per bin; with weights ``w`` (exact
     mode) placed by :func:`_weighted_partition` so the weighted shares print as
-    ``block_spec["resp"]`` (module docstring), else at random."""
+    ``printed_pct`` at ``decimals`` (module docstring), else at random."""
     if w is None:
         return _values_in_bins(counts, bounds, rng, rng.permutation(int(np.sum(counts))))
-    share = np.asarray(block_spec["resp"], float) / 100
-    d = block_spec.get("decimals", 1)
+    share = np.asarray(printed_pct, float) / 100
+    d = decimals
     b_of = _weighted_partition(w, counts, share, np.full(len(share), 0.5 * 10.0**-d / 100 * SLACK), rng)
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
@@ -248,6 +248,6 @@ def _first_session(out, t, group, rng, exact):
     w = out[vocab.WEIGHT].to_numpy(float) if exact and vocab.WEIGHT in out else None
     idx = rng.permutation(pr)[:base_resp]
     out.loc[out.index[idx], vocab.WEEKS_TO_FIRST] = _respondent_values(
-        None if w is None else w[idx], c_resp, {**block, "decimals": spec.get("decimals", 1)}, bounds, rng)
+        None if w is None else w[idx], c_resp, block["resp"], spec.get("decimals", 1), bounds, rng)
     idx = rng.permutation(pn)[:base_non]
     out.loc[out.index[idx], vocab.WEEKS_TO_FIRST] = _values_in_bins(c_non, bounds, rng, rng.permutation(base_non))
