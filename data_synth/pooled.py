@@ -354,9 +354,15 @@ class _Designs:
             col = resp[c]
             if vocab.CATEGORICAL_BASELINE.get(c) is not None or not pd.api.types.is_numeric_dtype(col):
                 codes, uniques = pd.factorize(col)
-                self.codes.append((codes, len(uniques)))
+                k = len(uniques)
+                if (codes < 0).any():  # missing: a level of its own (build_design's indicator method)
+                    codes, k = np.where(codes < 0, k, codes), k + 1
+                self.codes.append((codes, k))
             else:
-                num.append(col.to_numpy(float))
+                x = col.to_numpy(float)
+                if np.isnan(x).any():
+                    raise ValueError(f"control {c!r} has missing values: the pooled pass handles missing categorical controls only")
+                num.append(x)
         self.num = np.column_stack(num) if num else np.empty((len(resp), 0))
         self.gcodes, uniques = pd.factorize(resp[vocab.GROUP])
         self.n_groups = len(uniques)
@@ -373,19 +379,27 @@ class _Designs:
             cats.append((c, col, len(present) - 1))
         meta = vocab.OUTCOMES.get(outcome)
         base = meta.baseline if meta is not None and meta.baseline else None
+        xb = None
+        if base is not None:
+            if base not in self.base_cols:
+                self.base_cols[base] = self.resp[base].to_numpy(float)
+            xb = self.base_cols[base][pos]
+            miss = np.isnan(xb)
+            if miss.any():  # build_design's missing-indicator method: observed mean, plus a dummy
+                xb = np.column_stack([np.where(miss, xb[~miss].mean(), xb), miss])
+            else:
+                xb = xb[:, None]
         nb = 2 + self.num.shape[1]
-        width = nb + sum(m for _, _, m in cats[:-1]) + (base is not None)
+        width = nb + sum(m for _, _, m in cats[:-1]) + (0 if xb is None else xb.shape[1])
         X = np.zeros((n, width + cats[-1][2]))
         X[:, 0] = 1.0
         X[:, 1] = self.T[pos]
         X[:, 2:nb] = self.num[pos]
         k0 = nb
         for i, (c, col, m) in enumerate(cats):
-            if i == len(cats) - 1 and base is not None:  # the outcome's baseline value, then the groups
-                if base not in self.base_cols:
-                    self.base_cols[base] = self.resp[base].to_numpy(float)
-                X[:, k0] = self.base_cols[base][pos]
-                k0 += 1
+            if i == len(cats) - 1 and xb is not None:  # the outcome's baseline value, then the groups
+                X[:, k0:k0 + xb.shape[1]] = xb
+                k0 += xb.shape[1]
             j = col[c]
             r = np.flatnonzero(j >= 0)
             X[r, k0 + j[r]] = 1.0

@@ -177,7 +177,7 @@ class _ResponseModel:
     trial group, refitted by warm-started Newton steps as response status changes."""
 
     def __init__(self, grp: pd.DataFrame):
-        Xc, _ = control_matrix(grp, RESPONSE_COVARIATES)
+        Xc, _ = control_matrix(grp, RESPONSE_COVARIATES, missing="indicator")  # as ipw_weights
         self.T = grp[vocab.TREAT].to_numpy(float)
         self.Z = np.column_stack([np.ones(len(grp)), self.T, Xc])
         self.beta = np.zeros(self.Z.shape[1])

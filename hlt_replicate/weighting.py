@@ -78,17 +78,21 @@ def response_propensity(
     responded: str = vocab.RESPONDED,
     treat: str = vocab.TREAT,
     by: str | None = vocab.GROUP,
+    missing: str = "indicator",
 ) -> pd.Series:
     """Estimated probability of responding, from a logit on ``covariates`` and arm fitted
-    separately within each level of ``by`` (the trial group)."""
+    separately within each level of ``by`` (the trial group). A covariate with missing
+    values gets a dummy for them (``missing="indicator"``, as the impact regressions:
+    :func:`hlt_replicate.impact.build_design`) or raises (``"error"``)."""
     require_frame(data)
+    require_choice(missing, ("indicator", "error"), "missing")
     require_columns(data, [responded, treat, *covariates] + ([by] if by else []))
     r = require_binary(data[responded], responded)
     out = np.full(len(data), np.nan)
     t = np.asarray(data[treat], float)
     for key, rows in _group_rows(data, by):
         n = int(rows.sum()) if isinstance(rows, np.ndarray) else len(data)
-        Xc, _ = _control_matrix(data, covariates, rows, n)
+        Xc, _ = _control_matrix(data, covariates, rows, n, missing)
         X = np.column_stack([np.ones(n), t[rows], Xc])
         rr = r[rows]
         if rr.min() == rr.max():
@@ -115,10 +119,11 @@ def ipw_weights(
     responded: str = vocab.RESPONDED,
     treat: str = vocab.TREAT,
     by: str | None = vocab.GROUP,
+    missing: str = "indicator",
 ) -> pd.Series:
     """Inverse-probability-of-response weights, normalised to mean 1 among each group's
-    respondents; ``NaN`` for non-respondents."""
-    p = response_propensity(data, covariates, responded=responded, treat=treat, by=by)
+    respondents; ``NaN`` for non-respondents. ``missing`` as :func:`response_propensity`."""
+    p = response_propensity(data, covariates, responded=responded, treat=treat, by=by, missing=missing)
     resp = np.asarray(data[responded], float) == 1
     w = pd.Series(np.where(resp, 1 / p, np.nan), index=data.index, name=vocab.WEIGHT)
     keys = data[by] if by else pd.Series(0, index=data.index)

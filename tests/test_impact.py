@@ -54,6 +54,53 @@ def test_itt_matches_statsmodels_wls(trial, cov_type):
     assert rz.p == pytest.approx(sm.WLS(y, X, weights=w).fit(cov_type=cov_type).pvalues[vocab.TREAT], rel=1e-6)
 
 
+def _with_missing_controls(trial, seed=11):
+    """The fake trial with 6 % of baseline EQ5D5L values and 4 % of qualifications missing."""
+    d = trial.copy()
+    rng = np.random.default_rng(seed)
+    d.loc[rng.random(len(d)) < 0.06, "bl_eq5d"] = np.nan
+    d.loc[rng.random(len(d)) < 0.04, "qual"] = np.nan
+    return d
+
+
+def test_missing_controls_indicator_matches_statsmodels(trial):
+    """The indicator method: a dummy per control with missing values (a level of its own for
+    qualification; the observed mean, here 0, for the baseline EQ5D5L), every case kept."""
+    d = _with_missing_controls(trial)
+    r = im.estimate_itt(d, "eq5d", "SCR_IW")
+    rows = d[d[vocab.GROUP].eq("SCR_IW") & d["eq5d"].notna()]
+    assert rows["qual"].isna().any() and rows["bl_eq5d"].isna().any()
+    y, X, w, _ = _independent_design(d, "SCR_IW", "eq5d", None, controls=[c for c in vocab.SAP_CONTROLS if c != "qual"])
+    qual = pd.get_dummies(rows["qual"], dummy_na=True, dtype=float)  # NaN as a level of its own
+    X = pd.concat([X, qual.drop(columns=qual.columns[0]), rows["bl_eq5d"].fillna(0.0), rows["bl_eq5d"].isna().astype(float)], axis=1)
+    ref = sm.WLS(y, X.to_numpy(), weights=w).fit(cov_type="HC1", use_t=True)
+    assert r.nobs == len(rows)  # no case dropped
+    assert r.impact == pytest.approx(ref.params[1], rel=1e-9)
+    assert r.se == pytest.approx(ref.bse[1], rel=1e-8)
+    assert {"qual[missing]", "bl_eq5d[missing]"} <= set(r.fit.names)
+
+
+def test_missing_controls_drop_and_error(trial):
+    d = _with_missing_controls(trial)
+    complete = d[d["qual"].notna() & d["bl_eq5d"].notna()]
+    r = im.estimate_itt(d, "eq5d", "SCR_IW", missing_controls="drop")
+    ref = im.estimate_itt(complete, "eq5d", "SCR_IW", missing_controls="error")
+    assert r.nobs == ref.nobs < im.estimate_itt(d, "eq5d", "SCR_IW").nobs
+    assert r.impact == pytest.approx(ref.impact, rel=1e-12)
+    with pytest.raises(InputError, match=r"control 'qual' has \d+ missing value\(s\); pass missing_controls="):
+        im.estimate_itt(d, "eq5d", "SCR_IW", missing_controls="error")
+    with pytest.raises(InputError, match="missing_controls"):
+        im.estimate_itt(d, "eq5d", "SCR_IW", missing_controls="impute")
+    gone = d.assign(bl_eq5d=np.nan)
+    with pytest.raises(InputError, match="'bl_eq5d' is missing for every row"):
+        im.estimate_itt(gone, "eq5d", "SCR_IW")
+    # complete data: no extra column, the same estimate under every option
+    base = im.estimate_itt(trial, "eq5d", "SCR_IW")
+    assert not any(n.endswith("[missing]") for n in base.fit.names)
+    for how in ("drop", "error"):
+        assert im.estimate_itt(trial, "eq5d", "SCR_IW", missing_controls=how).impact == base.impact
+
+
 def test_itt_hand_computed_2x2():
     # binary outcome x binary arm: treatment 30/50 in work, control 20/50; no controls, no weights.
     df = pd.DataFrame({vocab.TREAT: np.repeat([1, 0], 50), "y": np.r_[np.ones(30), np.zeros(20), np.ones(20), np.zeros(30)]})

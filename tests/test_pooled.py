@@ -133,3 +133,22 @@ def test_designs_match_the_estimators(exact_trial):
         assert est.coef(y[pos]) == pytest.approx(r.impact, abs=1e-10)
         assert est.se(y[pos]) == pytest.approx(r.se, abs=1e-10)
         assert est.sd(y[pos]) == pytest.approx(r.sd, abs=1e-10)
+
+
+def test_designs_match_the_estimators_with_missing_controls(exact_trial):
+    """Missing qualifications and baseline EQ5D5L: the pooled pass uses build_design's
+    indicator method too."""
+    d = exact_trial.data.copy()
+    rng = np.random.default_rng(2)
+    d.loc[rng.random(len(d)) < 0.03, "qual"] = np.nan
+    d.loc[rng.random(len(d)) < 0.03, "bl_eq5d"] = np.nan
+    d[vocab.WEIGHT] = ipw_weights(d)
+    resp = d[d[vocab.RESPONDED] == 1]
+    des = _Designs(resp)
+    for o, g in (("eq5d", "SCR"), ("eq5d", "WMCA_OOW"), ("gse", "OOW_pooled")):
+        y = resp[o].to_numpy(float)
+        pos = np.flatnonzero(~np.isnan(y) & resp[vocab.GROUP].isin(vocab.groups_in(g)).to_numpy())
+        est = des.estimator(pos, np.arange(len(pos)), o)
+        r = estimate_itt(resp, o, g)
+        assert est.coef(y[pos]) == pytest.approx(r.impact, abs=1e-10)
+        assert est.se(y[pos]) == pytest.approx(r.se, abs=1e-10)

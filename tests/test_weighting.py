@@ -326,3 +326,20 @@ def test_balance_table_errors(trial):
     bad.loc[bad.index[0], "qual"] = "PhD"
     with pytest.raises(InputError, match="unexpected level"):
         balance.balance_table(bad, None)
+
+
+def test_response_model_missing_covariate_gets_a_level_of_its_own(trial):
+    """A covariate with missing values: a dummy for them, as statsmodels' Logit with a NaN
+    level; ``missing="error"`` refuses."""
+    d = trial.copy()
+    rng = np.random.default_rng(4)
+    d.loc[rng.random(len(d)) < 0.05, "qual"] = np.nan
+    p = wt.response_propensity(d, ("age", "qual"))
+    rows = d[d[vocab.GROUP] == "SCR_IW"]
+    qual = pd.get_dummies(rows["qual"], dummy_na=True, dtype=float)
+    X = pd.concat([pd.Series(1.0, index=rows.index), rows[vocab.TREAT].astype(float), rows["age"], qual.iloc[:, 1:]], axis=1)
+    ref = sm.Logit(rows[vocab.RESPONDED].to_numpy(float), X.to_numpy()).fit(disp=0)
+    assert np.allclose(p[rows.index], ref.predict(X.to_numpy()), atol=1e-8)
+    with pytest.raises(InputError, match="'qual' has .* missing value"):
+        wt.response_propensity(d, ("age", "qual"), missing="error")
+    assert wt.ipw_weights(d, ("age", "qual")).notna().sum() == int(d[vocab.RESPONDED].sum())
