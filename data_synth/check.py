@@ -71,6 +71,9 @@ class Achieved:
                 return rows[vocab.RESPONDED].mean()
         if sec in ("baseline_characteristics", "work_history", "baseline_measures"):
             return self._baseline(g, var, stat)
+        if sec == "baseline_base":  # var: the column
+            n = self._balance(g).query("kind != 'level'")[f"n_{var}"]
+            return int(n.min() if stat == "base_min" else n.max())
         if sec == "table_4_5":
             if stat == "p_wy":
                 return np.nan
@@ -101,12 +104,15 @@ class Achieved:
                 return stars(res.p)
         raise KeyError(f"no rule to compute {sec}.{stat}")
 
+    def _balance(self, g) -> pd.DataFrame:
+        key = ("balance", g)
+        if key not in self._cache:
+            self._cache[key] = balance_table(self.all, g)
+        return self._cache[key]
+
     def _baseline(self, g, var, stat):
         if stat == "p_value":
-            key = ("balance", g)
-            if key not in self._cache:
-                self._cache[key] = balance_table(self.all, g)
-            bt = self._cache[key]
+            bt = self._balance(g)
             row = bt[(bt["variable"] == var) & bt["level"].isna()]
             return float(row["p"].iloc[0]) if len(row) else np.nan
         if stat == "difference":
@@ -115,11 +121,9 @@ class Achieved:
         rows = self.rows(g, respondents=resp)
         if stat in ("control", "treatment"):
             rows = rows[rows[vocab.TREAT] == (stat == "treatment")]
-        if "=" in var:
-            col, level = var.split("=", 1)
-            x = (rows[col] == level).astype(float)
-        else:
-            x = rows[var].astype(float)
+        col, level = var.split("=", 1) if "=" in var else (var, None)
+        rows = rows[rows[col].notna()]  # item non-response: a mean of the recorded values
+        x = (rows[col] == level).astype(float) if level is not None else rows[col].astype(float)
         if stat in ("sample", "control", "treatment"):
             return float(np.average(x, weights=rows[vocab.WEIGHT]))
         return float(x.mean())

@@ -70,6 +70,12 @@ def flatten_targets(t: Targets) -> pd.DataFrame:
             if c is not None and tr is not None:  # derived: the printed arms pin T - C to +/-0.01
                 add(f"baseline_characteristics.{g}.{key}.difference", "baseline_characteristics", table, g, None,
                     key, "difference", round(tr - c, 2), 2, line=row["line"], kind="derived", slack=0.005)
+        base = block.get("base")
+        if base:  # the "Base" ranges: lowest and highest non-missing counts across the rows, exact
+            for end, stat in (("lowest", "base_min"), ("highest", "base_max")):
+                for col, v in zip(BASELINE_COLUMNS, base[end]):
+                    add(f"baseline_characteristics.{g}.base.{col}.{end}", "baseline_base", table, g,
+                        {"control": 0, "treatment": 1}.get(col), col, stat, v * s, 0, line=base["line"])
         wh = raw["work_history"]
         published = {(p["group"], p["level"]) for p in wh.get("published", [])}
         for lv in vocab.WORK_HISTORY_LEVELS:

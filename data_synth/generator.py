@@ -5,7 +5,8 @@ does not reshuffle the others):
 
 1. :mod:`~data_synth.population` — arms (Table 4-1), baseline characteristics (Tables
    4-2..4-4), work history (§3.3.1), baseline measures;
-2. :mod:`~data_synth.response` — who answers the 4-month survey (Table 4-1); in exact mode
+2. :mod:`~data_synth.response` — who answers the 4-month survey (Table 4-1), then
+   :mod:`~data_synth.items` — baseline item non-response (the tables' "Base" ranges); in exact mode
    :mod:`~data_synth.weighted_sample` then fixes the weighted respondent columns of
    Tables 4-2..4-4 and §3.3.1 by swapping response status within arms;
 3. survey weights by :func:`hlt_replicate.weighting.ipw_weights`, the kit's own estimator;
@@ -33,6 +34,7 @@ from hlt_replicate.weighting import ipw_weights
 from . import calibrate as cal
 from .errors import TargetError
 from .ips import draw_ips
+from .items import draw_item_missing
 from .outcomes import aim_in_work_counts, draw_admin, draw_outcomes
 from .pooled import calibrate_pooled_estimates, resolve_pooled_means
 from .population import draw_group
@@ -41,7 +43,8 @@ from .targets import Targets, load_targets
 from .weighted_sample import calibrate_weighted_sample
 
 MODES = ("exact", "sampled")
-STAGES = {"population": 1, "response": 2, "table45": 3, "ips": 4, "outcomes": 5, "admin": 6, "ids": 7, "balance": 8, "pooled": 9}
+STAGES = {"population": 1, "response": 2, "table45": 3, "ips": 4, "outcomes": 5, "admin": 6, "ids": 7, "balance": 8, "pooled": 9,
+          "items": 10}
 
 #: column order of recruits.csv (see DATA_DICTIONARY.md)
 COLUMNS = [
@@ -98,6 +101,7 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
         r, p, intercepts = draw_response(pop, t.respondents(g), _rng(seed, "response", gi), exact)
         pop[vocab.RESPONDED] = r.astype(int)
         pop["_p_response"] = p
+        pop = draw_item_missing(pop, t, g, _rng(seed, "items", gi), exact)  # the tables' "Base" ranges
         truth_groups[g] = {
             "response_intercept": {"treatment": intercepts[1], "control": intercepts[0]},
             "response_effects": RESPONSE_EFFECTS,

@@ -31,7 +31,7 @@ RESPONSE_EFFECTS = {
 
 def linear_index(df: pd.DataFrame) -> np.ndarray:
     e = RESPONSE_EFFECTS
-    q = df["qual"].to_numpy()
+    q = df.get("_true_qual", df["qual"]).to_numpy()  # the true value where the recorded one is missing (data_synth.items)
     return (
         e["age_per_10y"] * (df["age"].to_numpy() - 40) / 10
         + e["female"] * df["female"].to_numpy()

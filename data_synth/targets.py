@@ -107,6 +107,26 @@ class Targets:
     def baseline_rows(self, group: str) -> dict:
         return self.raw["baseline_characteristics"][group]["rows"]
 
+    def item_missing(self, group: str) -> tuple[str, dict[tuple[int, int], int]] | None:
+        """Baseline item non-response (the tables' "Base" ranges): the characteristic with
+        missing values and how many are missing in each (arm, responded) cell; ``None`` when
+        the targets give no base. Respondents' counts are the highest minus the lowest base
+        of the control and treatment columns; the non-respondents' (population less sample)
+        are split between arms in proportion to the arms' non-respondents (largest remainder)."""
+        spec = self.raw["baseline_characteristics"].get("item_nonresponse")
+        base = self.raw["baseline_characteristics"][group].get("base")
+        if not spec or not base:
+            return None
+        lo, hi = base["lowest"], base["highest"]
+        k = self.scale
+        cells = {(0, 1): (hi[2] - lo[2]) * k, (1, 1): (hi[3] - lo[3]) * k}
+        nonresp = (hi[0] - lo[0] - (hi[1] - lo[1])) * k
+        n_nr = {a: self.randomised(group)[a] - self.respondents(group)[a] for a in (0, 1)}
+        share0 = n_nr[0] / max(n_nr[0] + n_nr[1], 1)
+        cells[(0, 0)] = int(round(nonresp * share0))
+        cells[(1, 0)] = nonresp - cells[(0, 0)]
+        return spec["variable"], cells
+
     def population_value(self, group: str, key: str) -> float | None:
         row = self.baseline_rows(group).get(key)
         return None if row is None else row["values"][0]
@@ -254,6 +274,7 @@ def validate(raw: dict) -> None:
                 row = _req(rows, f"{block}={lv}", f"baseline_characteristics.{g}.rows")
                 shares[lv] = _prob(row["values"][0], f"baseline_characteristics.{g}.rows.{block}={lv} (population)")
             _shares_sum(shares, 2, f"baseline_characteristics.{g} population shares of {block}")
+        _check_base(raw, g, rand[g], resp[g])
         wh = _req(raw["work_history"], g, "work_history")
         for lv in vocab.WORK_HISTORY_LEVELS:
             _prob(_req(wh, lv, f"work_history.{g}"), f"work_history.{g}.{lv}")
@@ -307,6 +328,48 @@ def validate(raw: dict) -> None:
                 _prob(_req(spec, "mean", f"baseline_measures.{name}.{g}"), f"baseline_measures.{name}.{g}.mean")
             if "sd" in spec and spec["sd"] <= 0:
                 raise TargetError(f"targets: baseline_measures.{name}.{g}.sd = {spec['sd']} must be positive")
+
+
+#: characteristics whose item non-response the generator can model (categorical ones of the
+#: response model: a missing level of their own in every regression)
+ITEM_MISSING_VARIABLES = ("qual", "health")
+
+
+def _check_base(raw: dict, g: str, rand: dict, resp: dict) -> None:
+    """A group's "Base" ranges (Tables 4-2..4-4): the highest base is every recruit or
+    respondent of Table 4-1; the lowest fits one characteristic missing for some of them."""
+    bc = raw["baseline_characteristics"]
+    base = bc[g].get("base")
+    spec = bc.get("item_nonresponse")
+    if spec is not None:
+        var = _req(spec, "variable", "baseline_characteristics.item_nonresponse")
+        if var not in ITEM_MISSING_VARIABLES:
+            raise TargetError(f"targets: baseline_characteristics.item_nonresponse.variable = {var!r}; "
+                              f"the generator models missing values of {list(ITEM_MISSING_VARIABLES)} only")
+    if base is None:
+        return
+    where = f"baseline_characteristics.{g}.base"
+    lo, hi = _req(base, "lowest", where), _req(base, "highest", where)
+    if not (isinstance(lo, list) and isinstance(hi, list) and len(lo) == len(hi) == 4):
+        raise TargetError(f"targets: {where}.lowest and .highest must each list 4 counts [population, sample, control, treatment]")
+    for k, (a, b) in enumerate(zip(lo, hi)):
+        _count(a, f"{where}.lowest[{k}]")
+        _count(b, f"{where}.highest[{k}]")
+        if a > b:
+            raise TargetError(f"targets: {where}.lowest[{k}] = {a} exceeds highest[{k}] = {b}")
+    n = [rand["treatment"] + rand["control"], resp["treatment"] + resp["control"], resp["control"], resp["treatment"]]
+    if hi != n:
+        raise TargetError(f"targets: {where}.highest = {hi} must be every recruit and respondent of Table 4-1, {n} "
+                          "(population, sample, control, treatment): some characteristic is complete")
+    if lo[1] != lo[2] + lo[3]:
+        raise TargetError(f"targets: {where}.lowest: sample {lo[1]} is not control {lo[2]} + treatment {lo[3]}; "
+                          "the kit models one characteristic with missing values, which has the lowest base in every column")
+    nonresp = (hi[0] - lo[0]) - (hi[1] - lo[1])
+    if not 0 <= nonresp <= n[0] - n[1]:
+        raise TargetError(f"targets: {where}: {hi[0] - lo[0]} missing among all recruits but {hi[1] - lo[1]} among "
+                          f"respondents leaves {nonresp} for the {n[0] - n[1]} non-respondents")
+    if hi != lo and spec is None:
+        raise TargetError(f"targets: {where} has missing values but baseline_characteristics.item_nonresponse names no variable")
 
 
 def _check_outcome(o: str, g: str, c, t, base, n_resp: int, section: str) -> None:

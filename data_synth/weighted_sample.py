@@ -53,6 +53,11 @@ Targets, all inside the printed rounding (aimed inside 60 % of it):
   (``untargeted`` with ``aimed: true`` in the targets file).
 
 Cells marked as published inconsistencies or untargeted in the targets file are skipped.
+
+Item non-response (:mod:`data_synth.items`): a characteristic's means and tests use the
+recruits with it recorded, as :func:`hlt_replicate.balance.balance_table` does, and the
+recruits with a value missing are never moved, so the missing counts by arm and response
+(the tables' "Base" ranges) hold.
 """
 from __future__ import annotations
 
@@ -105,17 +110,21 @@ class _Spec:
     cnt_hi: np.ndarray
     singles: list[tuple[int, float, float]]  # (column, printed p, printed T - C)
     blocks: list[tuple[list[int], float]]  # (columns of every level of a block, printed joint p)
+    O: np.ndarray | None = None  # n x K: 1 where the column's characteristic is observed
+    frozen: np.ndarray | None = None  # recruits never moved (an item missing: their counts are targets)
 
 
 #: the report suppresses a level's cell ("(-)") when fewer than this many people are in it
 SUPPRESS_BELOW = 10
 
 
-def _column(grp: pd.DataFrame, key: str) -> np.ndarray:
-    if "=" in key:
-        var, level = key.split("=", 1)
-        return (grp[var] == level).to_numpy(float)
-    return grp[key].to_numpy(float)
+def _column(grp: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """A characteristic as a column (a level as its indicator) and where it is observed
+    (item non-response: a missing value counts in no mean; zero in the column)."""
+    var, level = key.split("=", 1) if "=" in key else (key, None)
+    obs = grp[var].notna().to_numpy()
+    x = (grp[var] == level).to_numpy(float) if level is not None else np.nan_to_num(grp[var].to_numpy(float))
+    return x, obs.astype(float)
 
 
 def _arrays(items, n: int, kinds):
@@ -126,13 +135,15 @@ def _arrays(items, n: int, kinds):
 
 def _spec(grp: pd.DataFrame, t: Targets, group: str) -> _Spec:
     excluded = t.skipped()
-    cols, index = [], {}
+    cols, obs, index = [], [], {}
     lev, diff, cnt, singles, blocks = [], [], [], [], []
 
     def column(key):
         if key not in index:
             index[key] = len(cols)
-            cols.append(_column(grp, key))
+            x, o = _column(grp, key)
+            cols.append(x)
+            obs.append(o)
         return index[key]
 
     rows = t.baseline_rows(group)
@@ -165,11 +176,12 @@ def _spec(grp: pd.DataFrame, t: Targets, group: str) -> _Spec:
     for lv, v in (wh.get(group) or {}).items():
         if not _is_excluded(f"work_history.{group}.{lv}", excluded):
             lev.append((column(f"work_history={lv}"), 2, v, 0.5 * 10.0 ** -wh.get("decimals", 2) * SLACK, False))
+    frozen = grp[[c for c in RESPONSE_COVARIATES if c in grp]].isna().any(axis=1).to_numpy()
     return _Spec(np.column_stack(cols),
                  *_arrays(lev, 5, (int, int, float, float, bool)),
                  *_arrays(diff, 3, (int, float, float)),
                  *_arrays(cnt, 4, (int, int, float, float)),
-                 singles, blocks)
+                 singles, blocks, O=np.column_stack(obs), frozen=frozen)
 
 
 class _ResponseModel:
@@ -202,22 +214,47 @@ class _ResponseModel:
 
 
 def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
-                              rounds: int = 150, pool: int = 150, fine_swaps: int = 8, patience: int = 8,
-                              max_block_rounds: int = 12) -> pd.DataFrame:
+                              attempts: int = 3, **search) -> pd.DataFrame:
     """Swap response status within arms until the weighted respondent columns print as
     published (module docstring: differences, p-values, §3.3.1 shares, and best effort the
     levels, suppressed cells and joint p-values). Arms are also traded between respondents
     (a chance imbalance of the randomisation). Returns a copy
     of ``grp`` with ``responded`` and ``treat`` changed; counts by group x arm, randomised and
-    responding, are unchanged."""
+    responding, are unchanged.
+
+    The search is local, and now and then stalls with a promised target (a difference or a
+    p-value) unmet; it then starts again from the drawn sample with fresh random candidates
+    (the same ``rng``, further on: the same seed still gives the same bytes), at most
+    ``attempts`` times, keeping the best result."""
+    best = None
+    for _ in range(attempts):
+        out, unmet = _search(grp, t, group, rng, **search)
+        if best is None or unmet < best[1]:
+            best = (out, unmet)
+        if unmet == 0:
+            break
+    return best[0]
+
+
+def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
+            rounds: int = 150, pool: int = 150, fine_swaps: int = 8, patience: int = 8,
+            max_block_rounds: int = 12) -> tuple[pd.DataFrame, int]:
+    """One run of the search of :func:`calibrate_weighted_sample`; returns the sample and
+    how many promised targets it leaves unmet."""
     grp = grp.copy()
     spec = _spec(grp, t, group)
     model = _ResponseModel(grp)
     T = model.T.astype(bool)
     r = grp[vocab.RESPONDED].to_numpy(float).copy()
-    X = spec.X
+    X, O = spec.X, spec.O
     K = X.shape[1]
-    M = _moments(X, T)
+    # the distinct observation patterns of the columns (one when nothing is missing): the
+    # means' denominators are the weighted totals of these, by arm
+    Ou, o_map = np.unique(O, axis=1, return_inverse=True)
+    u = Ou.shape[1]
+    o_map = o_map.ravel()
+    M = _moments(X, Ou, T)
+    movable = ~spec.frozen
     pool0 = pool
     cap, last_loss, use_lp = max(20, len(grp) // 25), None, True
     blocks, best, block_rounds, done = False, None, 0, False
@@ -228,13 +265,13 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
         R = r == 1
         v = 1 / p
         tot = (v * R) @ M
-        W0, W1 = tot[2 * K], tot[2 * K + 1]
+        W0, W1 = tot[2 * K:2 * K + u][o_map], tot[2 * K + u:][o_map]  # each column's observed weight, by arm
         C, Tr = tot[:K] / W0, tot[K:2 * K] / W1
         S = (tot[:K] + tot[K:2 * K]) / (W0 + W1)
         # difference targets as rows of L applied to (T - C) means
         L = np.zeros((len(spec.diff_col), K))
         L[np.arange(len(spec.diff_col)), spec.diff_col] = 1.0
-        L_t, v_t, tol_t, se_terms = _test_targets(spec, X, R, T, v, C, Tr, blocks)
+        L_t, v_t, tol_t, se_terms = _test_targets(spec, X, O, R, T, v, C, Tr, blocks)
         L = np.vstack([L, L_t])
         CTS = np.vstack([C, Tr, S])
         N = _counts(X, R, T)
@@ -287,23 +324,24 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
 
         def effects(idx):
             G = total_change(idx)
-            dC = (G[:, :K] - C * G[:, [2 * K]]) / W0
-            dT = (G[:, K:2 * K] - Tr * G[:, [2 * K + 1]]) / W1
-            dS = (G[:, :K] + G[:, K:2 * K] - S * (G[:, [2 * K]] + G[:, [2 * K + 1]])) / (W0 + W1)
+            G0, G1 = G[:, 2 * K:2 * K + u][:, o_map], G[:, 2 * K + u:][:, o_map]
+            dC = (G[:, :K] - C * G0) / W0
+            dT = (G[:, K:2 * K] - Tr * G1) / W1
+            dS = (G[:, :K] + G[:, K:2 * K] - S * (G0 + G1)) / (W0 + W1)
             lev = np.stack([dC, dT, dS])[spec.lev_arm, :, spec.lev_col].T
             arm = np.stack([~T[idx], T[idx], np.ones(len(idx), bool)])[spec.cnt_arm].T
             cnt = X[np.ix_(idx, spec.cnt_col)] * arm
             tests = (dT - dC) @ L[len(spec.diff_col):].T
-            tests[:, :len(se_terms)] += _se_effect(se_terms, X, T, v, idx)
+            tests[:, :len(se_terms)] += _se_effect(se_terms, X, O, T, v, idx)
             return np.column_stack([lev, (dT - dC) @ L[:len(spec.diff_col)].T, cnt, tests]) / tol
 
         def arm_effects(idx):
             """Moving respondents to the other arm, weights held (the arm's coefficient in
             the response model barely moves when two respondents trade arms)."""
-            xv = X[idx] * v[idx, None]
+            xv, ov = X[idx] * v[idx, None], O[idx] * v[idx, None]
             sgn = np.where(T[idx], -1.0, 1.0)[:, None]  # +1: control -> treatment
-            dT = sgn * (xv - Tr * v[idx, None]) / W1
-            dC = -sgn * (xv - C * v[idx, None]) / W0
+            dT = sgn * (xv - Tr * ov) / W1
+            dC = -sgn * (xv - C * ov) / W0
             lev = np.stack([dC, dT, np.zeros_like(dT)])[spec.lev_arm, :, spec.lev_col].T  # the sample column holds
             cnt = X[np.ix_(idx, spec.cnt_col)] * sgn * np.array([-1.0, 1.0, 0.0])[spec.cnt_arm]
             return np.column_stack([lev, (dT - dC) @ L[:len(spec.diff_col)].T, cnt, (dT - dC) @ L[len(spec.diff_col):].T]) / tol
@@ -314,7 +352,7 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
             use_lp = False  # the linear programme has done what it can: pair by pair from here
         last_loss = loss
         if use_lp:
-            outs, ins = np.flatnonzero(~R), np.flatnonzero(R)
+            outs, ins = np.flatnonzero(~R & movable), np.flatnonzero(R & movable)
             E_out, E_in = effects(outs), effects(ins)
             E_arm = arm_effects(ins)  # effect of moving each respondent to the other arm
             add, drop, flip = _lp_step(e, E_out, E_in, E_arm, T[outs], T[ins], cap, rng, n_cand=max(250, len(grp) // 100))
@@ -327,23 +365,23 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
         else:
             moved = 0
             for arm in (False, True):
-                ins = np.flatnonzero((T == arm) & R)
-                outs = np.flatnonzero((T == arm) & ~R)
+                ins = np.flatnonzero((T == arm) & R & movable)
+                outs = np.flatnonzero((T == arm) & ~R & movable)
                 i_sel, j_sel, e = _fine(e, effects, ins, outs, rng, pool, fine_swaps)
                 r[i_sel], r[j_sel] = 0.0, 1.0
                 moved += len(i_sel)
             R = r == 1  # after this round's response swaps
             flip = np.empty(0, int)
             if np.any(np.abs(e) > 1):  # trade arms between respondents (randomisation's chance imbalance)
-                i_sel, j_sel, e = _fine(e, lambda idx: arm_effects(idx) * np.where(T[idx], -1.0, 1.0)[:, None], np.flatnonzero(T & R),
-                                        np.flatnonzero(~T & R), rng, pool, fine_swaps)
+                i_sel, j_sel, e = _fine(e, lambda idx: arm_effects(idx) * np.where(T[idx], -1.0, 1.0)[:, None], np.flatnonzero(T & R & movable),
+                                        np.flatnonzero(~T & R & movable), rng, pool, fine_swaps)
                 flip = np.concatenate([i_sel, j_sel])
                 moved += len(i_sel)
         if len(flip):
             T[flip] = ~T[flip]
             model.T = T.astype(float)
             model.Z[flip, 1] = model.T[flip]
-            M[flip] = _moments(X[flip], T[flip])
+            M[flip] = _moments(X[flip], Ou[flip], T[flip])
         if moved == 0 or since_best >= patience:  # stalled: widen the search before giving up
             if pool < 4 * pool0 and since_best < patience:
                 pool *= 2
@@ -356,13 +394,14 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
             if blocks or not spec.blocks:
                 break
             blocks, pool, since_best = True, pool0, 0
+    unmet = 0
     if best is not None:  # the joint tests' phase stopped short: its best admissible state
         r, T = best[1], best[2]
     elif not done and fallback is not None:  # stalled: the state closest to meeting every other target
-        r, T = fallback[1], fallback[2]
+        r, T, unmet = fallback[1], fallback[2], fallback[0][0]
     grp[vocab.RESPONDED] = r.astype(int)
     grp[vocab.TREAT] = T.astype(int)
-    return grp
+    return grp, unmet
 
 
 def _lp_step(e, E_out, E_in, E_arm, arm_out, arm_in, cap: int, rng, hinge: float = 0.8, cost: float = 0.02,
@@ -445,10 +484,12 @@ def _counts(X: np.ndarray, R: np.ndarray, T: np.ndarray) -> np.ndarray:
     return np.vstack([c0, c1, c0 + c1])
 
 
-def _moments(X: np.ndarray, T: np.ndarray) -> np.ndarray:
+def _moments(X: np.ndarray, Ou: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Moment variables whose weighted totals give the arm means: each column on the
-    control arm, each on the treatment arm, the control count, the treatment count."""
-    return np.column_stack([X * ~T[:, None], X * T[:, None], ~T, T]).astype(float)
+    control arm, each on the treatment arm, then each observation pattern ``Ou`` on each arm
+    (the means' denominators: a characteristic's missing values count in none of its
+    means; with nothing missing, the two arms' counts)."""
+    return np.column_stack([X * ~T[:, None], X * T[:, None], Ou * ~T[:, None], Ou * T[:, None]]).astype(float)
 
 
 def _p_band(p: float, q: int, df: int) -> tuple[float, float]:
@@ -458,7 +499,7 @@ def _p_band(p: float, q: int, df: int) -> tuple[float, float]:
     return q * stats.f.isf(hi_p, q, df), q * stats.f.isf(lo_p, q, df)
 
 
-def _test_targets(spec: _Spec, X, R, T, v, C, Tr, blocks: bool = False):
+def _test_targets(spec: _Spec, X, O, R, T, v, C, Tr, blocks: bool = False):
     """This round's targets from the printed p-values, as rows of L applied to the arm
     differences: (L, change still needed, tolerance, SE terms).
 
@@ -469,15 +510,16 @@ def _test_targets(spec: _Spec, X, R, T, v, C, Tr, blocks: bool = False):
     W_0, W_1, Q_0, Q_1, S_0, S_1; S_a the arm's sum of w^2 (x - m_a)) give the second part to
     first order, other weights held (:func:`_se_effect`).
     With ``blocks``, also each categorical block's joint Wald statistic, linearised in the
-    level differences (V held)."""
+    level differences (V held). Each test uses the respondents with its characteristic
+    observed (``O``), as :func:`hlt_replicate.balance.balance_table`."""
     K = X.shape[1]
-    w = v[R] / v[R].mean()
-    tr = T[R].astype(float)
-    n = int(R.sum())
-    df = n - 2
     rows, need, tol, se_terms = [], [], [], []
     for k, p, printed in spec.singles:
-        _, V, _, _ = diff_test(X[R, k], tr, w)
+        Rk = R & (O[:, k] > 0)
+        w = v[Rk] / v[Rk].mean()
+        n = int(Rk.sum())
+        df = n - 2
+        _, V, _, _ = diff_test(X[Rk, k], T[Rk].astype(float), w)
         se = float(np.sqrt(V[0, 0]))
         d = Tr[k] - C[k]
         w_lo, w_hi = _p_band(p, 1, df)
@@ -490,7 +532,7 @@ def _test_targets(spec: _Spec, X, R, T, v, C, Tr, blocks: bool = False):
         tol.append((t_hi - t_lo) / 2)
         arm_terms = []
         for arm in (False, True):
-            sel = R & (T == arm)
+            sel = Rk & (T == arm)
             W = v[sel].sum()
             m = (v[sel] @ X[sel, k]) / W
             dev = X[sel, k] - m
@@ -498,9 +540,10 @@ def _test_targets(spec: _Spec, X, R, T, v, C, Tr, blocks: bool = False):
         m0, W0, Q0, S0, m1, W1, Q1, S1 = arm_terms
         se_terms.append((k, -d * n / df / (2 * se**3), m0, m1, W0, W1, Q0, Q1, S0, S1))
     for cols, p in spec.blocks if blocks else ():
-        present = [c for c in cols if X[R, c].any()][:-1]  # as balance_table: drop one present level
-        d, V, stat, _ = diff_test(X[R][:, present], tr, w)
-        w_lo, w_hi = _p_band(p, len(present), df)
+        Rk = R & (O[:, cols[0]] > 0)
+        present = [c for c in cols if X[Rk, c].any()][:-1]  # as balance_table: drop one present level
+        d, V, stat, _ = diff_test(X[Rk][:, present], T[Rk].astype(float), v[Rk] / v[Rk].mean())
+        w_lo, w_hi = _p_band(p, len(present), int(Rk.sum()) - 2)
         row = np.zeros(K)
         row[present] = 2 * np.linalg.solve(V, d)  # dW/dd, W = d' V^-1 d (V held)
         rows.append(row)
@@ -511,9 +554,10 @@ def _test_targets(spec: _Spec, X, R, T, v, C, Tr, blocks: bool = False):
     return np.array(rows), np.array(need), np.array(tol), se_terms
 
 
-def _se_effect(se_terms, X, T, v, idx) -> np.ndarray:
+def _se_effect(se_terms, X, O, T, v, idx) -> np.ndarray:
     """First-order change in each single test's t statistic, through its variance, of adding
-    recruits ``idx`` to the respondents (their own weight added, the others held)."""
+    recruits ``idx`` to the respondents (their own weight added, the others held; a recruit
+    whose characteristic is missing changes nothing)."""
     out = np.zeros((len(idx), len(se_terms)))
     t = T[idx]
     vi = v[idx]
@@ -521,7 +565,7 @@ def _se_effect(se_terms, X, T, v, idx) -> np.ndarray:
         x = X[idx, k]
         m, W, Q, S = (np.where(t, a1, a0) for a0, a1 in ((m0, m1), (W0, W1), (Q0, Q1), (S0, S1)))
         dQ = (vi * (x - m)) ** 2 - 2 * vi * (x - m) / W * S  # own term, and the arm mean's shift
-        out[:, s] = coef * (dQ / W**2 - 2 * Q * vi / W**3)
+        out[:, s] = coef * (dQ / W**2 - 2 * Q * vi / W**3) * O[idx, k]
     return out
 
 

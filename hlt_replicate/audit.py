@@ -181,17 +181,17 @@ def _check_baseline(a: _Audit):
         block = a.raw["baseline_characteristics"][g]
         table = block["source"]["table"]
         rows = block["rows"]
-        nmax = {col: a.extra_cell(f"{base_ids[g]}.base.{col}.max")["value"] for col in cols}
         # Base rows vs Table 4-1
         sizes = {"population": a.rand_n(g), "sample": a.resp_n(g), "control": a.resp_n(g, "control"), "treatment": a.resp_n(g, "treatment")}
-        for col in cols:
-            lo = a.extra_cell(f"{base_ids[g]}.base.{col}.min")
-            hi = a.extra_cell(f"{base_ids[g]}.base.{col}.max")
-            ok = lo["value"] <= hi["value"] == sizes[col]
-            a.add(f"{base_ids[g]}-base-{col}", "base vs group size", table, f"Base, {col}", f"{lo['value']:,}-{hi['value']:,}",
+        base = block.get("base")
+        nmax = dict(zip(cols, base["highest"])) if base else sizes
+        for j, col in enumerate(cols if base else ()):
+            lo, hi = base["lowest"][j], base["highest"][j]
+            ok = lo <= hi == sizes[col]
+            a.add(f"{base_ids[g]}-base-{col}", "base vs group size", table, f"Base, {col}", f"{lo:,}-{hi:,}",
                   f"Table 4-1: {sizes[col]:,} {'randomised' if col == 'population' else 'respondents'}"
                   + ("" if ok else f"; the highest base should equal it"), "consistent" if ok else "inconsistent",
-                  line=hi["line"], cells=[f"extra.{base_ids[g]}.base.{col}.max"])
+                  line=base["line"], cells=[f"baseline_characteristics.{g}.base.{col}.highest"])
         # categorical shares sum to one
         for blk, levels in vocab.CATEGORICAL_BASELINE.items():
             keys = [f"{blk}={lv}" for lv in levels if f"{blk}={lv}" in rows]

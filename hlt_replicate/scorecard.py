@@ -179,9 +179,13 @@ def published_cells(targets=None, extra: dict | None = None, rand: bool = True) 
             stat = f"{stat}{r.variable[r.variable.index('['):]}"  # pct_all[1-5], as in the extra cells
         if r.statistic in ("impact", "diff", "iv_impact"):
             s = se.get((r.section, r.group, r.variable))
+        extra_kw = {}
+        if r.section == "baseline_base":  # the "Base" ranges: variable is the column
+            val = int(val)
+            extra_kw = dict(column=r.variable, row="Base (lowest)" if r.statistic == "base_min" else "Base (highest)")
         add(id=r.id, doc=r.doc, line=int(r.line), section=r.section, table=r.table, group=r.group, arm=arm,
             variable=r.variable, statistic=stat, published=val, decimals=int(r.decimals), unit=float(r.unit),
-            se=s, excluded=bool(r.excluded), target=bool(r.target))
+            se=s, excluded=bool(r.excluded), target=bool(r.target), **extra_kw)
 
     # suppressed "(-)" cells of Tables 4-2..4-4 (null in the targets file)
     cols = ("population", "sample", "control", "treatment")
@@ -601,7 +605,7 @@ def _reason(c: dict) -> str:
             return "Tables 4-2..4-4 suppressed cells (aimed at, best effort)"
         return "Tables 4-2..4-4 weighted sample/arm levels (aimed at, best effort; their T - C differences are targets)"
     if sec == "baseline_base":
-        return "Tables 4-2..4-4 bases (item non-response not modelled)"
+        return "Tables 4-2..4-4 bases (calibration target: qualification's item non-response, data_synth.items)"
     if sec == "table_4_5":
         return ("Table 4-5 WY p-values (not calibrated: the family includes the lost SWEMWBS row; targets file "
                 "t4-5-wy-pvalues)") if stat == "p_wy" else "Table 4-5 differences (calibration target)"

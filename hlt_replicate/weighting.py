@@ -257,7 +257,8 @@ def rake(
     weighted shares of each column in ``margins`` equal the target shares.
 
     ``margins`` maps a column of ``data`` to target shares (or counts) by level; they are
-    normalised to sum to one, and the weights' total is kept. Each sweep multiplies the
+    normalised to sum to one, and the weights' total is kept. Missing values are a level of
+    their own, :data:`MISSING_LEVEL`, which then needs a target share. Each sweep multiplies the
     weights in each level of each margin by target/current; stops when every weighted share
     is within ``tol`` of its target. Raises if a level is in the data but not the targets
     (or vice versa) or the margins cannot be met together.
@@ -272,9 +273,12 @@ def rake(
     specs = []
     for col, target in margins.items():
         x = data[col]
-        if x.isna().any():
-            raise InputError(f"raking column {col!r} has {int(x.isna().sum())} missing value(s)")
         tgt = pd.Series(target, dtype=float)
+        if x.isna().any():
+            if MISSING_LEVEL not in tgt.index:
+                raise InputError(f"raking column {col!r} has {int(x.isna().sum())} missing value(s); give its margin a share "
+                                 f"for the level {MISSING_LEVEL!r} (population_margins does) or drop those rows")
+            x = x.astype(object).where(x.notna(), MISSING_LEVEL)
         tgt = tgt[tgt > 0]
         if tgt.sum() <= 0:
             raise InputError(f"margin {col!r} has no positive target")
@@ -304,13 +308,17 @@ def rake(
 
 #: Default raking margins: categorical baseline characteristics with no rare levels.
 RAKE_COLUMNS: tuple[str, ...] = ("female", "qual", "area", "cohort")
+#: The level a missing value takes in raking margins (item non-response is a category of its own).
+MISSING_LEVEL = "(missing)"
 
 
 def population_margins(data: pd.DataFrame, columns: Sequence[str]) -> dict[str, pd.Series]:
     """Shares of each level of ``columns`` among all rows of ``data`` (the randomised
-    population), the targets of :func:`rake`."""
+    population), the targets of :func:`rake`; missing values as the level
+    :data:`MISSING_LEVEL`."""
     require_columns(data, columns)
-    return {c: data[c].value_counts(normalize=True, dropna=True) for c in columns}
+    return {c: (data[c].astype(object).where(data[c].notna(), MISSING_LEVEL) if data[c].isna().any() else data[c])
+            .value_counts(normalize=True) for c in columns}
 
 
 def rake_to_population(

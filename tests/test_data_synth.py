@@ -144,9 +144,19 @@ def _edited(tmp_path, edit) -> str:
     return str(path)
 
 
+def _more_iw_treatment_respondents(raw, n=800):
+    """Edit SCR IW's treatment respondents, with the "Base" ranges that count them."""
+    extra = n - raw["design"]["respondents"]["SCR_IW"]["treatment"]
+    raw["design"]["respondents"]["SCR_IW"]["treatment"] = n
+    base = raw["baseline_characteristics"]["SCR_IW"]["base"]
+    for end in ("lowest", "highest"):
+        base[end][1] += extra
+        base[end][3] += extra
+
+
 def test_modified_targets_file_is_honoured(tmp_path):
     def edit(raw):
-        raw["design"]["respondents"]["SCR_IW"]["treatment"] = 800
+        _more_iw_treatment_respondents(raw)
         raw["ips_sessions"]["SCR_IW"]["base"]["resp"] = 797  # MI bases move with the respondents
         raw["first_session"]["SCR_IW"]["base"]["resp"] = 772
         raw["baseline_characteristics"]["SCR_IW"]["rows"]["female"]["values"][0] = 0.62
@@ -180,6 +190,10 @@ def test_modified_targets_file_is_honoured(tmp_path):
         (lambda r: r["secondary_impacts"]["SCR_IW"]["rows"]["jsse"]["values"].__setitem__(6, 5000), "exceeds the 1463 respondents"),
         (lambda r: r["ips_sessions"]["SCR_IW"]["base"].__setitem__("resp", 900), "exceeds the 780 treatment respondents"),
         (lambda r: r["design"]["randomised"].__setitem__("XYZ", {"treatment": 1, "control": 1}), "unknown group"),
+        (lambda r: r["design"]["respondents"]["SCR_IW"].__setitem__("treatment", 800), "base.highest = [2519, 1463, 683, 780] must be"),
+        (lambda r: r["baseline_characteristics"]["SCR_OOW"]["base"]["lowest"].__setitem__(1, 1970), "sample 1970 is not control 927"),
+        (lambda r: r["baseline_characteristics"]["WMCA_OOW"]["base"]["lowest"].__setitem__(0, 3670), "leaves -28 for the 1732 non-respondents"),
+        (lambda r: r["baseline_characteristics"]["item_nonresponse"].__setitem__("variable", "age"), "models missing values of"),
     ],
 )
 def test_malformed_targets_raise_clear_errors(edit, message):
@@ -191,7 +205,7 @@ def test_malformed_targets_raise_clear_errors(edit, message):
 
 def test_inconsistent_edit_names_the_targets_to_change(tmp_path):
     def edit(raw):
-        raw["design"]["respondents"]["SCR_IW"]["treatment"] = 800
+        _more_iw_treatment_respondents(raw)
         raw["secondary_impacts"]["SCR"]["rows"]["work16"]["values"][1] = 0.40  # pooled mean follows
 
     path = _edited(tmp_path, edit)
@@ -204,6 +218,7 @@ def test_unmeetable_target_names_itself(tmp_path):
     def edit(raw):
         raw["design"]["randomised"]["SCR_IW"] = {"treatment": 20, "control": 20}
         raw["design"]["respondents"]["SCR_IW"] = {"treatment": 15, "control": 15}
+        raw["baseline_characteristics"]["SCR_IW"].pop("base")  # its counts no longer apply
 
     path = _edited(tmp_path, edit)
     with pytest.raises(TargetError, match="SCR_IW"):
@@ -242,7 +257,7 @@ def test_pooled_means_edited_out_of_reach_name_themselves(tmp_path):
     """More SCR IW respondents without moving SCR's pooled mean: no whole counts fit both
     pooled tables, and the error names the outcome and the cells."""
     def edit(raw):
-        raw["design"]["respondents"]["SCR_IW"]["treatment"] = 800
+        _more_iw_treatment_respondents(raw)
         raw["design"]["total_respondents"]["value"] = 5427
         raw["ips_sessions"]["SCR_IW"]["base"]["resp"] = 797
         raw["first_session"]["SCR_IW"]["base"]["resp"] = 772
@@ -275,3 +290,39 @@ def test_paid_work_aim_leaves_unreachable_counts_alone():
     aim_in_work_counts(t)
     assert t.raw["primary_outcomes"]["SCR_OOW"]["paid_work"] == before
     assert t.raw["primary_outcomes"]["SCR_IW"]["paid_work"][0] != 0.81  # the others still aimed
+
+
+# --- baseline item non-response (data_synth.items) ------------------------------------------
+def test_item_missing_counts_and_true_values(exact_trial):
+    """The tables' "Base" ranges: qualification is missing for exactly the counts the targets
+    imply in each arm x response cell; the response model saw the true value."""
+    d = exact_trial.data
+    for g in TARGETS.groups:
+        var, cells = TARGETS.item_missing(g)
+        grp = d[d.group == g]
+        for (arm, resp), k in cells.items():
+            cell = grp[(grp.treat == arm) & (grp.responded == resp)]
+            assert cell[var].isna().sum() == k, (g, arm, resp)
+        assert grp.drop(columns=var).notna().all()[["age", "female", "health", "area", "cohort"]].all()
+    assert "_true_qual" not in d.columns
+
+
+def test_item_missing_sampled_rates():
+    """Sampled mode: missing at random at the targets' rates, varying across seeds."""
+    counts = []
+    for seed in (0, 1):
+        d = data_synth.generate(seed=seed, mode="sampled")
+        counts.append(int(d.qual.isna().sum()))
+    expected = sum(sum(TARGETS.item_missing(g)[1].values()) for g in TARGETS.groups)
+    assert all(abs(c - expected) < 4 * expected**0.5 for c in counts)
+    assert counts[0] != counts[1]
+
+
+def test_no_base_means_no_missing_values(tmp_path):
+    def edit(raw):
+        for g in ("SCR_IW", "SCR_OOW", "WMCA_OOW"):
+            raw["baseline_characteristics"][g].pop("base")
+        raw["baseline_characteristics"].pop("item_nonresponse")
+
+    d = data_synth.generate(_edited(tmp_path, edit), seed=0, mode="sampled")
+    assert d.qual.notna().all()

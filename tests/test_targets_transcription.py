@@ -24,8 +24,9 @@ def _printed_forms(value, decimals: int) -> set[str]:
 
 
 def _cells(line: str) -> set[str]:
+    """Cells of a line; a printed range ("675-683", the tables' bases) gives both ends."""
     text = re.sub(r"<[^>]+>", "", line)
-    return {c.strip() for c in re.split(r"[\t ]+", text) if c.strip()}
+    return {c.strip() for c in re.split(r"[\t ]+|(?<=\d)-(?=\d)", text) if c.strip()}
 
 
 def published_rows():

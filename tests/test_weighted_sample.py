@@ -9,7 +9,7 @@ from data_synth import generator as G
 from data_synth.population import draw_group
 from data_synth.response import draw_response
 from data_synth.population import aim
-from data_synth.weighted_sample import (_lp_step, _moments, _ResponseModel, _se_effect, _Spec, _test_targets,
+from data_synth.weighted_sample import (_column, _lp_step, _moments, _ResponseModel, _se_effect, _Spec, _test_targets,
                                          calibrate_weighted_sample, first_order_totals)
 from hlt_replicate.balance import balance_table, diff_test
 from hlt_replicate import vocab
@@ -33,7 +33,7 @@ def test_first_order_effect_matches_an_exact_refit(group):
     r = pop[vocab.RESPONDED].to_numpy(float)
     p = model.fit(r, tol=1e-12)
     X = np.column_stack([(pop["qual"] == "gcse").to_numpy(float), pop["age"].to_numpy(float)])
-    M = _moments(X, model.T.astype(bool))
+    M = _moments(X, np.ones((len(X), 1)), model.T.astype(bool))
     R = r == 1
     change = first_order_totals(model, M, p, R)
     j = int(np.flatnonzero(~R)[7])
@@ -82,10 +82,11 @@ def test_first_order_se_effect_matches_the_exact_variance(group):
     X = pop[["age"]].to_numpy(float)
     C = np.array([np.average(X[R & ~T, 0], weights=v[R & ~T])])
     Tr = np.array([np.average(X[R & T, 0], weights=v[R & T])])
-    _, _, _, se_terms = _test_targets(_single_test_spec(X, 0.5, float(Tr[0] - C[0])), X, R, T, v, C, Tr)
+    O = np.ones_like(X)
+    _, _, _, se_terms = _test_targets(_single_test_spec(X, 0.5, float(Tr[0] - C[0])), X, O, R, T, v, C, Tr)
     dt_dv = se_terms[0][1]
     for j in np.flatnonzero(~R)[:: max(1, int((~R).sum()) // 5)][:5]:
-        predicted = _se_effect(se_terms, X, T, v, np.array([j]))[0, 0] / dt_dv
+        predicted = _se_effect(se_terms, X, O, T, v, np.array([j]))[0, 0] / dt_dv
         before = diff_test(X[R, 0], T[R].astype(float), v[R])[1][0, 0]
         R2 = R.copy()
         R2[j] = True
@@ -149,3 +150,30 @@ def test_weighted_columns_print_as_published(exact_trial):
                     hit += round(float(sel[col]) + 1e-12, 2) == value
     assert total > 250
     assert hit >= 0.95 * total, f"{hit} of {total} weighted cells print as published"
+
+
+def test_means_of_a_characteristic_with_missing_values(group):
+    """Item non-response: the moments' observation patterns give each column's arm means
+    over the recruits with it recorded (as balance_table), and the tests use those rows."""
+    _, pop = group
+    pop = pop.copy()
+    rng = np.random.default_rng(8)
+    pop.loc[rng.random(len(pop)) < 0.05, "qual"] = np.nan
+    x, o = _column(pop, "qual=gcse")
+    X = np.column_stack([x, pop["age"].to_numpy(float)])
+    O = np.column_stack([o, np.ones(len(pop))])
+    Ou, o_map = np.unique(O, axis=1, return_inverse=True)
+    T = pop[vocab.TREAT].to_numpy() == 1
+    R = pop[vocab.RESPONDED].to_numpy() == 1
+    v = 1 / _ResponseModel(pop).fit(R.astype(float), tol=1e-10)
+    tot = (v * R) @ _moments(X, Ou, T)
+    C = tot[:2] / tot[4:4 + Ou.shape[1]][o_map.ravel()]
+    rows = pop[R & ~T & (o > 0)]
+    assert C[0] == pytest.approx(np.average(rows["qual"] == "gcse", weights=v[R & ~T & (o > 0)]), rel=1e-12)
+    assert C[1] == pytest.approx(np.average(pop.loc[R & ~T, "age"], weights=v[R & ~T]), rel=1e-12)
+    spec = _single_test_spec(X, 0.5, 0.0)
+    Tr = tot[2:4] / tot[4 + Ou.shape[1]:][o_map.ravel()]
+    L, need, tol, se_terms = _test_targets(spec, X, O, R, T, v, C, Tr)
+    keep = R & (o > 0)
+    _, V, _, _ = diff_test(X[keep, 0], T[keep].astype(float), v[keep])
+    assert L[0, 0] == pytest.approx(1 / np.sqrt(V[0, 0]), rel=1e-9)

@@ -343,3 +343,19 @@ def test_response_model_missing_covariate_gets_a_level_of_its_own(trial):
     with pytest.raises(InputError, match="'qual' has .* missing value"):
         wt.response_propensity(d, ("age", "qual"), missing="error")
     assert wt.ipw_weights(d, ("age", "qual")).notna().sum() == int(d[vocab.RESPONDED].sum())
+
+
+def test_rake_missing_values_are_a_level_of_their_own(trial):
+    """Raking with item non-response: the missing values are a margin level of their own
+    (population_margins gives it its share); a margin without that level refuses them."""
+    d = trial.copy()
+    rng = np.random.default_rng(9)
+    d.loc[rng.random(len(d)) < 0.04, "qual"] = np.nan
+    w = wt.rake_to_population(d, vocab.WEIGHT, ("female", "qual"))
+    for (g, arm), cell in d.groupby([vocab.GROUP, vocab.TREAT]):
+        resp = cell[cell[vocab.RESPONDED] == 1]
+        pop = cell["qual"].isna().mean()
+        assert np.average(resp["qual"].isna(), weights=w[resp.index]) == pytest.approx(pop, abs=1e-8)
+    r = d[d[vocab.RESPONDED] == 1]
+    with pytest.raises(InputError, match=r"'qual' has \d+ missing value\(s\); give its margin a share for the level '\(missing\)'"):
+        wt.rake(r, np.ones(len(r)), {"qual": {"below_gcse": 0.2, "gcse": 0.3, "a_level": 0.3, "post_a_level": 0.2}})

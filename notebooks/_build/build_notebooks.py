@@ -749,7 +749,9 @@ def nb03() -> list:
         dummies). The baseline value of the outcome is added where one exists. **β is the intention-to-treat impact**,
         the effect of being *offered* IPS. Standard errors are heteroskedasticity-robust (HC1, as Stata's `robust`).
         Continuous outcomes are also shown as an **effect size**, the impact divided by the outcome's standard deviation
-        among control respondents.
+        among control respondents. A few recruits have no recorded qualification (the "Base" ranges under Tables
+        4-2..4-4): they stay in, with a dummy for the missing value (the missing-indicator method; see
+        `missing_controls` in `im.build_design`).
         """),
         code("""
         res = im.estimate_itt(resp, "swemwbs", "SCR_IW")
@@ -1021,8 +1023,8 @@ def nb06() -> list:
         md("""
         By table, in reading order. In the baseline tables (4-2 to 4-4) the population column and the treatment-control
         differences are calibration targets; the weighted sample and arm columns are aimed at as best effort (a few
-        stay out) and so are the joint p-values of the categorical blocks; the base rows miss, because the kit does not
-        model item non-response at baseline. The pooled-SCR tables (4-12, 4-13, 4-15)
+        stay out) and so are the joint p-values of the categorical blocks; the base rows are targets too (qualification
+        is missing for as many recruits as the lowest base implies). The pooled-SCR tables (4-12, 4-13, 4-15)
         follow from the group data, so where a pooled cell misses, check whether the report's own group tables agree
         with it.
         """),
