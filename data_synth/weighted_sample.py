@@ -238,7 +238,7 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
 
 def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
             rounds: int = 150, pool: int = 150, fine_swaps: int = 8, patience: int = 8,
-            max_block_rounds: int = 12) -> tuple[pd.DataFrame, int]:
+            max_block_rounds: int = 24) -> tuple[pd.DataFrame, int]:
     """One run of the search of :func:`calibrate_weighted_sample`; returns the sample and
     how many promised targets it leaves unmet."""
     grp = grp.copy()
