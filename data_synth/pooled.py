@@ -56,7 +56,9 @@ from .targets import ARMS, Targets
 MARGIN = 0.7  # continuous group means: use 70 % of each rounding interval, leaving room for the calibration
 MOVE_MARGIN = 0.05  # a pooled statistic is moved 5 % of its rounding interval inside the edge
 FLIP_COST = 1e-4  # discrete search: score cost of one more pair (fewer cases change)
-MAX_ROWS = 40000  # per trial group: rows that carry continuous moves, candidates for discrete ones
+MAX_ROWS = 250000  # per trial group: rows that carry continuous moves, candidates for discrete ones (at
+# --scale 100 every respondent: thinning to 40,000 left the moves too little leverage on the pooled
+# impacts, and six pooled targets were missed)
 RESID_CACHE = 4  # residual vectors remembered per regression (_Est.resid)
 
 

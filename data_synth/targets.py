@@ -112,7 +112,7 @@ class Targets:
         missing values and how many are missing in each (arm, responded) cell; ``None`` when
         the targets give no base. Respondents' counts are the highest minus the lowest base
         of the control and treatment columns; the non-respondents' (population less sample)
-        are split between arms in proportion to the arms' non-respondents (largest remainder)."""
+        are split between arms in proportion to the arms' non-respondents (rounded)."""
         spec = self.raw["baseline_characteristics"].get("item_nonresponse")
         base = self.raw["baseline_characteristics"][group].get("base")
         if not spec or not base:
@@ -330,9 +330,10 @@ def validate(raw: dict) -> None:
                 raise TargetError(f"targets: baseline_measures.{name}.{g}.sd = {spec['sd']} must be positive")
 
 
-#: characteristics whose item non-response the generator can model (categorical ones of the
-#: response model: a missing level of their own in every regression)
-ITEM_MISSING_VARIABLES = ("qual", "health")
+#: characteristics whose item non-response the generator can model: qualification only (a
+#: categorical control, so a missing level of its own in every regression; the outcome model
+#: draws from the health condition, so that one stays complete)
+ITEM_MISSING_VARIABLES = ("qual",)
 
 
 def _check_base(raw: dict, g: str, rand: dict, resp: dict) -> None:
