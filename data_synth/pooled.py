@@ -55,7 +55,9 @@ from .targets import ARMS, Targets
 
 MARGIN = 0.7  # continuous group means: use 70 % of each rounding interval, leaving room for the calibration
 MOVE_MARGIN = 0.05  # a pooled statistic is moved 5 % of its rounding interval inside the edge
-FLIP_COST = 1e-4  # discrete search: score cost of one more pair (fewer cases change)
+FLIP_COST = 1e-4  # discrete search: score cost of one more pair (fewer cases change); for 0/1 outcomes divided
+# by --scale (a pair moves a statistic 1/scale as much there: at the full cost the search stopped after a few
+# pairs). Weeks at 16+ hours keep the full cost: their runs, cheaper, broke group cells and were refused.
 MAX_ROWS = 250000  # per trial group: rows that carry continuous moves, candidates for discrete ones (at
 # --scale 100 every respondent: thinning to 40,000 left the moves too little leverage on the pooled
 # impacts, and six pooled targets were missed)
@@ -952,7 +954,7 @@ def _staged(links: list[_Link], lo: np.ndarray, hi: np.ndarray, movable: np.ndar
 # discrete outcomes: pairs of moves within a group and arm
 # -----------------------------------------------------------------------------------------
 def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.ndarray, can_up: np.ndarray,
-              rounds: int = 30) -> np.ndarray:
+              rounds: int = 30, flip_cost: float = FLIP_COST) -> np.ndarray:
     """0/1 outcomes (and on/off ones such as weeks at 16+ hours): a case goes down by
     ``down[i]`` and another of the same group and arm up by ``up[j]`` (a 0/1 swap keeps the
     arm's raw mean). The score is the squared distance of every steered statistic outside
@@ -1047,13 +1049,13 @@ def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.nda
             idx = _balance(idx[first], step, gcode[d[idx[first]]], coef_rows)[:20000]
             # the best run of pairs in this order, judged exactly (S.E.s included)
             score = pen(_path(prob, steer, scale, y, d[idx], -down[d[idx]], u[idx], up[u[idx]]))
-            score += FLIP_COST * np.arange(1, len(idx) + 1)
+            score += flip_cost * np.arange(1, len(idx) + 1)
             p = int(np.argmin(score)) + 1
             if p < 8:  # a short run: pick pairs one by one instead (impacts that cancel in turn)
                 idx = _greedy(pen, v, step, d, u, idx, picks=40)
                 if len(idx):
                     score = pen(_path(prob, steer, scale, y, d[idx], -down[d[idx]], u[idx], up[u[idx]]))
-                    score += FLIP_COST * np.arange(1, len(idx) + 1)
+                    score += flip_cost * np.arange(1, len(idx) + 1)
                     p = int(np.argmin(score)) + 1
             if len(idx) and score[p - 1] < base - 1e-12:
                 dd, uu = d[idx[:p]], u[idx[:p]]
@@ -1271,7 +1273,7 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
             if outcome == "paid_work":
                 can_down &= np.nan_to_num(out["work16"][prob.rows], nan=0.0) == 0
             ones = np.ones(len(prob.y))
-            ys = [_discrete(prob, ones, ones, can_down, can_up)]
+            ys = [_discrete(prob, ones, ones, can_down, can_up, flip_cost=FLIP_COST / t.scale)]
         else:
             lo, hi = (np.full(len(prob.y), float(b)) for b in vocab.OUTCOMES[outcome].bounds)
             ys = _staged([_Link(prob)], lo, hi, np.ones(len(prob.y), bool))
