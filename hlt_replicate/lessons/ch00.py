@@ -317,6 +317,15 @@ def _expected_ex3() -> str:
     return observed[0]
 
 
+def _missing_qual(group: str = "SCR_IW", respondents_only: bool = True) -> int:
+    """Recruits of ``group`` (respondents only, or all) with no recorded qualification."""
+    d = _data()
+    rows = d[d[vocab.GROUP] == group]
+    if respondents_only:
+        rows = rows[rows[vocab.RESPONDED] == 1]
+    return int(rows["qual"].isna().sum())
+
+
 def _namespace() -> dict:
     from .. import teaching
 
@@ -397,6 +406,33 @@ EXERCISES = ExerciseSet(
                 "sustained_emp_12m comes from administrative records (the 12-month IES summary), so it exists for every "
                 "recruit. Lesson 03 uses it to see how far estimates from survey respondents alone can drift from the "
                 "truth."
+            ),
+        ),
+        Exercise(
+            key="ex4",
+            title="Baseline item non-response: the 'Base' ranges",
+            expected=_missing_qual,
+            tol=0,
+            hints=(
+                (lambda a, x: int(a) == _missing_qual(respondents_only=False) and int(a) != x, "That counts every SCR IW "
+                 "recruit. The question is about survey respondents (responded == 1)."),
+                (lambda a, x: int(a) > 1000, "That is how many respondents have a qualification recorded (Table 4-2's "
+                 "lowest base). Count the missing ones."),
+            ),
+            default_hint="Among SCR IW rows with responded == 1, count qual.isna().",
+            solution_code=(
+                "data = load_trial().data\n"
+                "iw = data[(data.group == 'SCR_IW') & (data.responded == 1)]\n"
+                "answer = int(iw.qual.isna().sum())\n"
+                "print(f'{answer} of {len(iw):,} SCR IW respondents: Table 4-2 base {len(iw) - answer:,}-{len(iw):,}')"
+            ),
+            explanation=(
+                "Under Tables 4-2..4-4 the report prints each column's base as a range ('1,444-1,463' for SCR IW's "
+                "sample): some baseline answers are missing. The kit reads the lowest base as the qualification row "
+                "(chapter 3's item bases point there) and leaves the qualification of exactly that many recruits "
+                "unrecorded. They stay in every analysis: a balance table uses the recorded values, and the response "
+                "model and the impact regressions of notebooks 02 and 03 give a missing qualification a dummy of its own "
+                "(im.build_design's missing_controls='indicator'), as the report's own regression bases suggest it did."
             ),
         ),
     ],

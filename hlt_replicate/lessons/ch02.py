@@ -337,8 +337,9 @@ EXERCISES = ExerciseSet(
                 "print(f'deff {answer:.3f}: {len(w):,} respondents count as {wt.effective_sample_size(w):,.0f}')"
             ),
             explanation=(
-                "A design effect of about 1.04 means the weighting costs about 4% of the sample's information: the "
-                "weights vary little because response depends only mildly on the observed characteristics."
+                "A design effect a few hundredths above 1 means the weighting costs only a few per cent of the sample's "
+                "information (1.05 would be 5%): the weights vary little because response depends only mildly on the "
+                "observed characteristics."
             ),
         ),
         Exercise(

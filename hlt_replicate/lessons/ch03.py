@@ -473,13 +473,13 @@ EXERCISES = ExerciseSet(
                 "print(f'respondents {100 * r.impact:.1f} ppt against truth {100 * tau:.1f} ppt: {answer:+.1f} ppt')"
             ),
             explanation=(
-                "Respondents put the 12-month impact in SCR IW nearly two points above the truth. One draw mixes bias "
-                "with chance: only 58% of the group answered, so the respondent-only estimate has a larger standard "
-                "error and lands further from τ. Re-drawing who responds from the true propensities "
-                "(lesson.response_simulation) separates the two: here the systematic non-response bias is a fraction "
-                "of a point and most of the error is chance. Weighting by the true propensities removes the bias but "
-                "not the chance. The SAP's decision rule guards against the bias; administrative outcomes, observed "
-                "for everyone, avoid both."
+                "Compare the respondents' error with the all-recruits one (the same regression on every recruit): "
+                "one draw mixes bias with chance. Only 58% of the group answered, so the respondent-only estimate "
+                "has a larger standard error and can land further from τ, on either side. Re-drawing who responds "
+                "from the true propensities (lesson.response_simulation) separates the two: the shift of the "
+                "re-drawn estimates' centre from τ is the systematic non-response bias, their spread is chance. "
+                "Weighting by the true propensities removes the bias but not the chance. The SAP's decision rule "
+                "guards against the bias; administrative outcomes, observed for everyone, avoid both."
             ),
         ),
         Exercise(

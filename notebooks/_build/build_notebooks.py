@@ -260,6 +260,11 @@ def nb00() -> list:
         **Exercise 3 (the data).** Which of these columns is observed for people who did *not* answer the survey:
         `"paid_work"`, `"eq5d"`, `"jsse"` or `"sustained_emp_12m"`?
         """, "one of the four names, as a string"),
+        *exercise("ex4", """
+        **Exercise 4 (missing baseline answers).** Under Table 4-2 the report prints the sample's base as
+        "1,444-1,463": some baseline answers are missing. How many SCR IW survey respondents have no recorded
+        qualification (`qual`) in the synthetic data?
+        """, "a whole number"),
         md("""
         ## Summary
 
