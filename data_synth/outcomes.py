@@ -24,6 +24,7 @@ from hlt_replicate import vocab
 from hlt_replicate.impact import build_design
 
 from . import calibrate as cal
+from .pooled import group_se_band
 from .population import per_level
 from .stars import se_band
 from .targets import Targets
@@ -130,8 +131,9 @@ def _estimator(df: pd.DataFrame, outcome: str, iv: bool = False) -> tuple[cal.Li
 
 def _goal(tg: dict, outcome: str, iv: bool, scale: int, stars_se=None) -> cal.Goal:
     """Calibration goal from the targets; SE targets shrink with sqrt(scale). ``stars_se``:
-    a function of the impact aimed at giving the S.E. interval the printed stars need
-    (:func:`data_synth.stars.se_band`), or ``None``."""
+    a function of the impact aimed at giving the S.E. interval (printed units) the printed
+    stars need (:func:`data_synth.stars.se_band`) or, under ``--scale``, the one the pooled
+    S.E.s need (:func:`data_synth.pooled.group_se_band`); ``None`` for the whole rounding."""
     shrink = np.sqrt(scale)
 
     def se_goal(coef, se):
@@ -189,7 +191,9 @@ def draw_outcomes(resp: pd.DataFrame, t: Targets, group: str, rng: np.random.Gen
         pos = df.index.get_indexer(idx)
         yy = df[outcome].to_numpy()[pos]
         tt = treat[pos]
-        goal = _goal(tg, outcome, iv, t.scale, stars_se=lambda coef: se_band(t, group, outcome, coef))
+        # the S.E. band the printed stars need; under --scale, the one the pooled S.E.s need (pooled.group_se_band)
+        goal = _goal(tg, outcome, iv, t.scale,
+                     stars_se=lambda coef: se_band(t, group, outcome, coef) or group_se_band(t, group, outcome))
         if meta.binary:
             eligible = None
             if outcome == "work16":

@@ -93,6 +93,52 @@ def common_slope_se(sec: dict, pooled: str, outcome: str, half: float = 0.005) -
     return f(se - half), f(se + half)
 
 
+def group_se_band(t: Targets, group: str, outcome: str, margin: float = 0.2, steps: int = 50) -> tuple[float, float] | None:
+    """Under ``--scale`` only: the part of a trial group's S.E. rounding interval (printed
+    units) that lets every pooled S.E. it belongs to print as published with common slopes.
+
+    At the trial's size the groups' slopes differ by chance, and the pooled pass uses that;
+    under ``--scale`` chance vanishes, so the pooled S.E. is :func:`common_slope_se`'s
+    formula of the groups' own S.E.s, and those must leave it inside the pooled rounding
+    (``margin`` of it to spare). All member groups move together: the band starts where a
+    common fraction of each member's interval does, from the end the pooled S.E. needs.
+    ``None`` when nothing needs narrowing."""
+    if t.scale == 1 or not vocab.OUTCOMES[outcome].binary:  # continuous outcomes: the pooled pass moves slopes
+        return None
+    sec = t.raw["secondary_impacts"]
+    half = 0.005
+    own = (sec.get(group) or {}).get("rows", {}).get(outcome)
+    if own is None or own["values"][3] is None:
+        return None
+    lo_g, hi_g = own["values"][3] - half, own["values"][3] + half
+    lo, hi = lo_g, hi_g
+    for pg, members in vocab.POOLED_GROUPS.items():
+        row = (sec.get(pg) or {}).get("rows", {}).get(outcome)
+        rows = [(sec.get(g) or {}).get("rows", {}).get(outcome) for g in members]
+        if group not in members or row is None or row["values"][3] is None or \
+                any(r is None or r["values"][3] is None or r["values"][6] is None for r in rows):
+            continue
+        n = np.array([r["values"][6] for r in rows], float)
+        se = np.array([r["values"][3] for r in rows], float)
+        p_lo, p_hi = row["values"][3] - half * (1 - margin), row["values"][3] + half * (1 - margin)
+
+        def f(x):
+            return float(np.sqrt(np.sum((n * x) ** 2)) / n.sum())
+
+        fracs = np.linspace(0, 1, steps + 1)
+        if f(se - half) < p_lo:  # the low ends leave the pooled S.E. too small: raise every member
+            ok = [q for q in fracs if f(se - half + 2 * half * q) >= p_lo]
+            if ok:
+                lo = max(lo, lo_g + 2 * half * ok[0])
+        if f(se + half) > p_hi:  # the high ends leave it too large: lower every member
+            ok = [q for q in fracs if f(se + half - 2 * half * q) <= p_hi]
+            if ok:
+                hi = min(hi, hi_g - 2 * half * ok[0])
+    if (lo, hi) == (lo_g, hi_g) or lo >= hi:
+        return None
+    return lo, hi
+
+
 # =========================================================================================
 # 1. group raw means that reproduce the pooled raw means
 # =========================================================================================

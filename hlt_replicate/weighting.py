@@ -15,6 +15,10 @@ Designing and Weighting Survey Samples*, ch. 13-14):
    Stephan 1940) to the full randomised population's margins;
 5. :func:`normalise_weights`; :func:`survey_weights` runs 1-5 in one call.
 
+A baseline characteristic with missing values (item non-response: the "Base" ranges under
+Tables 4-2..4-4) gets a level of its own: a dummy in the response model, the level
+:data:`MISSING_LEVEL` in the raking margins.
+
 Diagnostics: :func:`response_rates` (Table 4-1 with a test of the arm difference),
 :func:`asmd_table` (absolute standardised differences before and after weighting),
 :func:`kish_deff`, :func:`effective_sample_size`, :func:`weight_summary`, and

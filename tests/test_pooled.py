@@ -8,7 +8,7 @@ import pytest
 import data_synth
 from data_synth import load_targets
 from data_synth.check import calibration_report
-from data_synth.pooled import _Designs, _resolve_counts, arm_bases, common_slope_se, resolve_pooled_means
+from data_synth.pooled import _Designs, _resolve_counts, arm_bases, common_slope_se, group_se_band, resolve_pooled_means
 from hlt_replicate import vocab
 from hlt_replicate.impact import estimate_itt, estimate_participation
 from hlt_replicate.weighting import ipw_weights
@@ -152,3 +152,23 @@ def test_designs_match_the_estimators_with_missing_controls(exact_trial):
         r = estimate_itt(resp, o, g)
         assert est.coef(y[pos]) == pytest.approx(r.impact, abs=1e-10)
         assert est.se(y[pos]) == pytest.approx(r.se, abs=1e-10)
+
+
+def test_group_se_band_under_scale():
+    """--scale only, 0/1 outcomes only: the groups' S.E. bands that leave the common-slope
+    pooled S.E. inside its printed rounding (SCR work16_cont needs both SCR groups high)."""
+    t1 = load_targets()
+    t100 = load_targets(scale=100)
+    assert group_se_band(t1, "SCR_IW", "work16_cont") is None
+    assert group_se_band(t100, "SCR_IW", "gse") is None  # continuous: the pooled pass moves slopes
+    sec = t100.raw["secondary_impacts"]
+    bands = {g: group_se_band(t100, g, "work16_cont") for g in ("SCR_IW", "SCR_OOW")}
+    n, lows = [], []
+    for g, (lo, hi) in bands.items():
+        se = sec[g]["rows"]["work16_cont"]["values"][3]
+        assert se - 0.005 < lo < hi <= se + 0.005 + 1e-12  # inside the printed rounding, raised from below
+        n.append(sec[g]["rows"]["work16_cont"]["values"][6])
+        lows.append(lo)
+    n, lows = np.array(n, float), np.array(lows)
+    pooled_at_lows = np.sqrt(np.sum((n * lows) ** 2)) / n.sum()
+    assert pooled_at_lows >= sec["SCR"]["rows"]["work16_cont"]["values"][3] - 0.005
