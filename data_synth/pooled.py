@@ -31,7 +31,10 @@ Two steps, both in ``exact`` mode:
    A pooled S.E. above what the groups' S.E.s allow with common slopes
    (:func:`common_slope_se`) would need the groups' slopes to differ by more than the
    bounded outcomes carry; :mod:`data_synth.flatten` does not make those cells targets
-   and they are left alone (Table 4-12's two weeks-in-work S.E.s).
+   and they are left alone (Table 4-12's two weeks-in-work S.E.s). Under ``--scale`` the
+   groups' chance slope differences vanish, so for 0/1 outcomes the groups' own S.E.s are
+   aimed where the common-slope pooled S.E. prints as published (:func:`group_se_band`,
+   used by :mod:`data_synth.outcomes`).
 
    A change is kept only when every calibration target it touches still prints as
    published, checked with the same arithmetic as :mod:`hlt_replicate.impact`.

@@ -13,6 +13,9 @@ they keep a deterministic execution count, without which nbval skips them), remo
 state (``metadata.widgets``) and all other execution counts, gives cells stable ids,
 and prints each notebook's run time and stored size.
 
+Notebooks 04 and 05 are written by hand; after a change to the synthetic trial refresh their
+checked outputs with ``notebooks/_build/refresh_checked.py``.
+
 The notebooks are thin: narrative, a few calls into :mod:`hlt_replicate`, charts and a widget
 whose callback lives in :mod:`hlt_replicate.lessons`. Published numbers are never typed in:
 cells that compare read them from ``data_synth``'s targets file.
