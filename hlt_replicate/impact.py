@@ -59,7 +59,7 @@ from ._checks import (
 from .regression import P_DISTRIBUTIONS, Fit, indicators, iv2sls, level_codes, pvalue, recode, wls
 
 SD_CONVENTIONS = ("control", "pooled")
-#: What :func:`build_design` does with a missing baseline value of the outcome (module docstring)
+#: What :func:`build_design` does with rows whose controls are missing (module docstring)
 MISSING_CONTROLS = ("indicator", "drop", "error")
 
 
@@ -98,15 +98,18 @@ def control_matrix(data: pd.DataFrame, controls: Sequence[str], missing: str = "
     return _control_matrix(data, controls, slice(None), len(data), missing)
 
 
-def _control_matrix(data: pd.DataFrame, controls: Sequence[str], rows, n: int, missing: str = "error") -> tuple[np.ndarray, list[str]]:
+def _control_matrix(data: pd.DataFrame, controls: Sequence[str], rows, n: int, missing: str = "error",
+                    option: str = "missing") -> tuple[np.ndarray, list[str]]:
     """:func:`control_matrix` of ``data`` restricted to ``rows`` (a boolean mask or a
     slice; ``n`` rows), working on numpy arrays: building a design then costs no
-    DataFrame copies, which matters when the generator rebuilds designs in its loops."""
-    blocks, names = _control_blocks(data, controls, rows, missing)
+    DataFrame copies, which matters when the generator rebuilds designs in its loops.
+    ``option``: the caller's name for ``missing``, for the error message."""
+    blocks, names = _control_blocks(data, controls, rows, missing, option)
     return (np.column_stack(blocks) if blocks else np.empty((n, 0))), names
 
 
-def _control_blocks(data: pd.DataFrame, controls: Sequence[str], rows, missing: str = "error") -> tuple[list[np.ndarray], list[str]]:
+def _control_blocks(data: pd.DataFrame, controls: Sequence[str], rows, missing: str = "error",
+                    option: str = "missing") -> tuple[list[np.ndarray], list[str]]:
     """The column blocks of :func:`_control_matrix` and their names, not yet stacked.
 
     A control with missing values among ``rows`` raises, or with ``missing="indicator"``
@@ -129,18 +132,19 @@ def _control_blocks(data: pd.DataFrame, controls: Sequence[str], rows, missing: 
                 x = np.where(miss, x[~miss].mean(), x)
             mat, nm = x[:, None], [c]
         if miss.any():
-            _missing_control(c, miss, missing)
+            _missing_control(c, miss, missing, option)
             mat, nm = np.column_stack([mat, miss]), nm + [f"{c}[missing]"]
         blocks.append(mat)
         names += nm
     return blocks, names
 
 
-def _missing_control(control: str, miss: np.ndarray, missing: str) -> None:
+def _missing_control(control: str, miss: np.ndarray, missing: str, option: str) -> None:
     """Raise unless ``missing == "indicator"``, which keeps the rows with ``control`` missing."""
     if missing != "indicator":
-        raise InputError(f"control {control!r} has {int(miss.sum())} missing value(s); pass missing_controls='indicator' "
-                         "(keep them, with a dummy) or 'drop' (complete cases), or impute them first")
+        drop = " or 'drop' (complete cases)" if option == "missing_controls" else ""
+        raise InputError(f"control {control!r} has {int(miss.sum())} missing value(s); pass {option}='indicator' "
+                         f"(keep them, with a dummy){drop}, or impute them first")
     if miss.all():
         raise InputError(f"control {control!r} is missing for every row used: leave it out of the controls")
 
@@ -184,7 +188,7 @@ def build_design(
     y = np.asarray(data[outcome].to_numpy()[observed], dtype=float)
     if np.ptp(y) == 0:
         raise InputError(f"outcome {outcome!r} has zero variance ({y[0]!r} for every row): no impact can be estimated")
-    cblocks, cnames = _control_blocks(data, [*controls, *extra], observed, missing_controls)
+    cblocks, cnames = _control_blocks(data, [*controls, *extra], observed, missing_controls, "missing_controls")
     first = t if regressor is None else np.asarray(data[regressor].to_numpy()[observed], dtype=float)
     X = np.column_stack([np.ones(n), first, *cblocks])  # one copy into the design
     names = ["const", treat if regressor is None else regressor, *cnames]
