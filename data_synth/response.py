@@ -16,6 +16,8 @@ from scipy import optimize
 
 from hlt_replicate import vocab
 
+from .items import TRUE_PREFIX
+
 #: Log-odds effects of the true response model (ground truth, saved in truth.json).
 RESPONSE_EFFECTS = {
     "age_per_10y": 0.25,
@@ -31,7 +33,7 @@ RESPONSE_EFFECTS = {
 
 def linear_index(df: pd.DataFrame) -> np.ndarray:
     e = RESPONSE_EFFECTS
-    q = df.get("_true_qual", df["qual"]).to_numpy()  # the true value where the recorded one is missing (data_synth.items)
+    q = df.get(TRUE_PREFIX + "qual", df["qual"]).to_numpy()  # the true value where the recorded one is missing
     return (
         e["age_per_10y"] * (df["age"].to_numpy() - 40) / 10
         + e["female"] * df["female"].to_numpy()

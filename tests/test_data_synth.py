@@ -307,6 +307,20 @@ def test_item_missing_counts_and_true_values(exact_trial):
     assert "_true_qual" not in d.columns
 
 
+def test_response_model_reads_the_true_qualification():
+    """Where the recorded qualification is blanked, the true response model still uses the
+    recruit's true one (kept in a hidden column until the output is written)."""
+    from data_synth.items import TRUE_PREFIX
+    from data_synth.response import linear_index
+
+    d = data_synth.generate(seed=0, mode="sampled")
+    d = d[d.qual.notna()].head(200).copy()
+    full = linear_index(d.assign(_wh=0.0, _u=0.0))
+    blank = d.assign(_wh=0.0, _u=0.0, **{TRUE_PREFIX + "qual": d.qual}, qual=np.nan)
+    assert np.allclose(linear_index(blank), full)
+    assert not np.allclose(linear_index(blank.drop(columns=TRUE_PREFIX + "qual")), full)
+
+
 def test_item_missing_sampled_rates():
     """Sampled mode: missing at random at the targets' rates, varying across seeds."""
     counts = []
