@@ -250,9 +250,8 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     K = X.shape[1]
     # the distinct observation patterns of the columns (one when nothing is missing): the
     # means' denominators are the weighted totals of these, by arm
-    Ou, o_map = np.unique(O, axis=1, return_inverse=True)
+    Ou, o_map = _unique_columns(O)
     u = Ou.shape[1]
-    o_map = o_map.ravel()
     M = _moments(X, Ou, T)
     movable = ~spec.frozen
     pool0 = pool
@@ -482,6 +481,20 @@ def _counts(X: np.ndarray, R: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Unweighted respondent counts (sums) of each column: control, treatment, both (3 x K)."""
     c0, c1 = X[R & ~T].sum(axis=0), X[R & T].sum(axis=0)
     return np.vstack([c0, c1, c0 + c1])
+
+
+def _unique_columns(O: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct columns of a 0/1 matrix and each column's position among them: the
+    result of ``np.unique(O, axis=1, return_inverse=True)`` (same order) without its sort of
+    the columns as structured records, which took 5-10 s per trial group under ``--scale 100``.
+    Columns are compared as packed bits, whose byte order is the columns' lexicographic order."""
+    keys = [np.packbits(O[:, k] > 0).tobytes() for k in range(O.shape[1])]
+    distinct = sorted(set(keys))
+    position = {key: i for i, key in enumerate(distinct)}
+    first = {}
+    for k, key in enumerate(keys):
+        first.setdefault(key, k)
+    return O[:, [first[key] for key in distinct]], np.array([position[key] for key in keys], dtype=np.intp)
 
 
 def _moments(X: np.ndarray, Ou: np.ndarray, T: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from data_synth.population import draw_group
 from data_synth.response import draw_response
 from data_synth.population import aim
 from data_synth.weighted_sample import (_column, _lp_step, _moments, _ResponseModel, _se_effect, _Spec, _test_targets,
+                                         _unique_columns,
                                          calibrate_weighted_sample, first_order_totals)
 from hlt_replicate.balance import balance_table, diff_test
 from hlt_replicate import vocab
@@ -177,3 +178,19 @@ def test_means_of_a_characteristic_with_missing_values(group):
     keep = R & (o > 0)
     _, V, _, _ = diff_test(X[keep, 0], T[keep].astype(float), v[keep])
     assert L[0, 0] == pytest.approx(1 / np.sqrt(V[0, 0]), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_unique_columns_equal_numpy_unique(seed):
+    """The observation patterns' dedupe gives np.unique(axis=1)'s columns, order and inverse
+    (the order fixes the moment columns, hence the same bytes), including an all-missing
+    column, a single row and rows not a multiple of eight (packed bits' padding)."""
+    rng = np.random.default_rng(seed)
+    base = (rng.random((37, 5)) > 0.3).astype(float)
+    O = base[:, rng.integers(0, 5, 23)]
+    O[:, 3] = 0.0
+    for M in (O, O[:1], O[:, :1]):
+        Ou, inv = _unique_columns(M)
+        want, want_inv = np.unique(M, axis=1, return_inverse=True)
+        np.testing.assert_array_equal(Ou, want)
+        np.testing.assert_array_equal(inv, want_inv.ravel())
