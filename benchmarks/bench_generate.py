@@ -1,14 +1,19 @@
 """Time and peak memory of generating the synthetic trial (issue: foundation).
 
 Aims on the 2-core reference machine: 9,785 recruits in <= 2 s; ``--scale 100`` (~1 M rows)
-in <= 60 s and <= 4 GB. Each configuration runs in a fresh subprocess so its peak resident
-memory can be read; times exclude interpreter start-up and imports. Prints a table.
+in <= 60 s and <= 4 GB. Each configuration runs in a fresh subprocess; times exclude
+interpreter start-up and imports. Peak memory is that of the whole process tree (the trial
+groups' stages run in forked workers, ``jobs``): the largest sum, sampled every 50 ms, of
+the proportional set sizes (shared pages split between the processes sharing them) of the
+process and its workers, and at least the process's own peak resident size. The exact
+9,785-recruit configuration also runs with ``jobs=1``; the table's last column gives each
+configuration's time as a ratio of that run's (same run, same machine). Prints a table.
 
 ``--stages`` adds, per configuration, the CPU time spent in each stage of
 :func:`data_synth.generator.generate_trial` and the process's peak memory when the stage
 last returned (a stage that raises the peak is the one to look at)::
 
-    python benchmarks/bench_generate.py                 # the four configurations
+    python benchmarks/bench_generate.py                 # the five configurations
     python benchmarks/bench_generate.py --stages 1:exact 10:exact
 """
 from __future__ import annotations
@@ -19,12 +24,49 @@ import subprocess
 import sys
 
 CHILD = r"""
-import collections, json, resource, sys, time
+import collections, json, os, resource, sys, threading, time
 import data_synth
 from data_synth import generator as G
 
-def peak_mb():
+def self_peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def _mb(pid):
+    # proportional set size (resident size where smaps_rollup is missing), MB
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+def _children(pid):
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+tree = {"peak": 0.0, "stop": False}
+def sample():
+    me = os.getpid()
+    while not tree["stop"]:
+        tree["peak"] = max(tree["peak"], _mb(me) + sum(_mb(k) for k in _children(me)))
+        time.sleep(0.05)
+
+def peak_mb():
+    return max(self_peak_mb(), tree["peak"])
 
 # the stage functions generate_trial calls by name (those present in this version)
 STAGES = ["draw_group", "draw_response", "calibrate_weighted_sample", "ipw_weights",
@@ -43,22 +85,29 @@ def timed(name, f):
     return run
 
 scale, mode, stages = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+jobs = None if sys.argv[4] == "default" else int(sys.argv[4])
+if os.path.isdir("/proc"):
+    threading.Thread(target=sample, daemon=True).start()
 if stages:
     for name in STAGES:
         if hasattr(G, name):
             setattr(G, name, timed(name, getattr(G, name)))
 t0 = time.perf_counter()
-d = data_synth.generate(seed=0, mode=mode, scale=scale)
+d = data_synth.generate(seed=0, mode=mode, scale=scale, jobs=1 if stages else jobs)
 dt = time.perf_counter() - t0
+tree["stop"] = True
 print(json.dumps({"rows": len(d), "seconds": dt, "peak_mb": peak_mb(),
                   "stages": [(s, cpu[s], peak[s]) for s in STAGES if s in peak]}))
 """
 
-CONFIGS = [(1, "exact", 2.0, None), (1, "sampled", 2.0, None), (100, "sampled", 60.0, 4096), (100, "exact", 60.0, 4096)]
+#: (scale, mode, jobs, aim seconds, aim MB); jobs "default" is generate()'s own choice
+CONFIGS = [(1, "exact", "default", 2.0, None), (1, "exact", "1", 2.0, None), (1, "sampled", "default", 2.0, None),
+           (100, "sampled", "default", 60.0, 4096), (100, "exact", "default", 60.0, 4096)]
+REFERENCE = (1, "exact", "1")  # the ratio column's denominator
 
 
-def run(scale: int, mode: str, stages: bool) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(scale), mode, "1" if stages else "0"], capture_output=True, text=True)
+def run(scale: int, mode: str, stages: bool, jobs: str = "default") -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(scale), mode, "1" if stages else "0", jobs], capture_output=True, text=True)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["?"])[-1][:60]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -74,24 +123,29 @@ def main() -> None:
     ap.add_argument("--stages", nargs="*", metavar="SCALE:MODE",
                     help="per-stage table for these configurations (default: every configuration)")
     args = ap.parse_args()
-    aims = {(s, m): (a, mb) for s, m, a, mb in CONFIGS}
     if args.stages is None:
-        configs, stages = [(s, m) for s, m, _, _ in CONFIGS], False
-    else:
-        configs = [(int(c.split(":")[0]), c.split(":")[1]) for c in args.stages] or [(s, m) for s, m, _, _ in CONFIGS]
+        configs, stages = [c[:3] for c in CONFIGS], False
+    else:  # stage times are read in the one process: jobs=1
+        configs = [(int(c.split(":")[0]), c.split(":")[1], "1") for c in args.stages] or [c[:3] for c in CONFIGS if c[2] == "1"]
         stages = True
-    rows, details = [], []
-    for scale, mode in configs:
-        r = run(scale, mode, stages)
+    aims = {(s, m): (a, mb) for s, m, _, a, mb in CONFIGS}
+    rows, details, results = [], [], {}
+    for scale, mode, jobs in configs:
+        r = results[scale, mode, jobs] = run(scale, mode, stages, jobs)
         aim_s, aim_mb = aims.get((scale, mode), (None, None))
         aim = (f"<= {aim_s:g} s" if aim_s else "") + (f", <= {aim_mb / 1024:g} GB" if aim_mb else "")
         if "error" in r:
-            rows.append((scale, mode, "error", r["error"], "", aim))
+            rows.append([scale, mode, jobs, "error", r["error"], "", aim])
             continue
-        rows.append((scale, mode, f"{r['rows']:,}", f"{r['seconds']:.2f}", f"{r['peak_mb']:.0f}", aim))
+        rows.append([scale, mode, jobs, f"{r['rows']:,}", f"{r['seconds']:.2f}", f"{r['peak_mb']:.0f}", aim])
         if stages:
             details.append((f"scale {scale}, {mode}", r["stages"]))
-    print(table(("scale", "mode", "rows", "seconds", "peak MB", "aim"), rows))
+    ref = results.get(REFERENCE, {}).get("seconds")
+    head = ("scale", "mode", "jobs", "rows", "seconds", "peak MB", "aim") + (("x exact 9,785 jobs=1",) if ref else ())
+    for row, r in zip(rows, results.values()):
+        if ref:
+            row.append(f"{r['seconds'] / ref:.2f}" if "seconds" in r else "")
+    print(table(head, [tuple(r) for r in rows]))
     for title, st in details:
         print(f"\n{title}: CPU seconds per stage, peak MB when the stage last returned")
         print(table(("stage", "cpu s", "peak MB"), [(s, f"{t:.2f}", f"{p:.0f}") for s, t, p in st]))

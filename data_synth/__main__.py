@@ -1,6 +1,6 @@
 """Command line: ``python -m data_synth generate|check``.
 
-generate --out DIR [--seed N] [--mode exact|sampled] [--targets FILE] [--scale K]
+generate --out DIR [--seed N] [--mode exact|sampled] [--targets FILE] [--scale K] [--jobs J]
     writes DIR/recruits.csv, DIR/truth.json and DIR/manifest.json, then prints the
     calibration summary.
 check --data DIR [--targets FILE] [--all]
@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="exact: calibrated to every target (default); sampled: a plain draw from the same process")
     g.add_argument("--targets", type=Path, default=None, help="targets YAML (default: the HLT 4-month targets)")
     g.add_argument("--scale", type=int, default=1, help="multiply every count by K (e.g. 100 for ~1M rows)")
+    g.add_argument("--jobs", type=int, default=None,
+                   help="worker processes for the trial groups (default: one per group and CPU on Linux in exact mode "
+                        "and for large sampled trials, else 1; the output is the same)")
     g.add_argument("--quiet", action="store_true", help="do not print the calibration summary")
     c = sub.add_parser("check", help="compare a generated trial with its targets")
     c.add_argument("--data", required=True, type=Path, help="folder written by generate")
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "generate":
             from .generator import generate_trial
 
-            gen = generate_trial(args.targets, seed=args.seed, mode=args.mode, scale=args.scale)
+            gen = generate_trial(args.targets, seed=args.seed, mode=args.mode, scale=args.scale, jobs=args.jobs)
             write_trial(gen, args.out)
             print(f"wrote {len(gen.data):,} recruits to {args.out}/recruits.csv (seed {args.seed}, mode {args.mode})")
             if not args.quiet:

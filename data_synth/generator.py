@@ -16,11 +16,18 @@ does not reshuffle the others):
    derivations) and 12-month sustained employment (IES blog Table 1).
 
 ``exact`` mode adds the post-draw calibration steps; ``sampled`` mode is the same
-data-generating process without them.
+data-generating process without them. Then, across groups, exact mode calibrates the pooled
+impacts (:mod:`~data_synth.pooled`), and recruits are numbered in order of randomisation.
+
+The groups' stages from the weighted respondent columns to the outcomes are independent of
+one another and run in worker processes (``jobs``; forked, on Linux). Each group draws from
+its own random streams, so the output is the same in any number of workers.
 """
 from __future__ import annotations
 
+import os
 import platform
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,20 +78,28 @@ def _rng(seed: int, stage: str, group_index: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, STAGES[stage], group_index])
 
 
-def generate(targets: str | Path | Targets | None = None, *, seed: int = 0, mode: str = "exact", scale: int = 1) -> pd.DataFrame:
+def generate(targets: str | Path | Targets | None = None, *, seed: int = 0, mode: str = "exact", scale: int = 1,
+             jobs: int | None = None) -> pd.DataFrame:
     """The synthetic trial as a DataFrame (one row per recruit). See :func:`generate_trial`."""
-    return generate_trial(targets, seed=seed, mode=mode, scale=scale).data
+    return generate_trial(targets, seed=seed, mode=mode, scale=scale, jobs=jobs).data
 
 
-def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0, mode: str = "exact", scale: int = 1) -> Generated:
+def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0, mode: str = "exact", scale: int = 1,
+                   jobs: int | None = None) -> Generated:
     """Generate the trial, its ground truth (true effects, response propensities) and a
     manifest (seed, mode, scale, targets hash, package versions).
 
     ``targets``: a path to a targets YAML file, a loaded :class:`Targets`, or ``None`` for
     the HLT 4-month targets. ``scale`` multiplies every count (``scale=100`` gives ~1 M rows).
+    ``jobs``: worker processes for the trial groups' own stages (module docstring), which
+    are independent. ``None``: on Linux (forked workers start at once), one per group and
+    CPU in exact mode and for sampled trials of ``--scale`` 20 or more; 1 otherwise. The
+    output does not depend on it: each group's stages draw from their own random streams.
     """
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is not one of {MODES}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1):
+        raise ValueError(f"jobs must be a positive integer or None, got {jobs!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     t = targets if isinstance(targets, Targets) else load_targets(targets, scale=scale)
@@ -108,28 +123,10 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
         }
         frames.append(pop)
     df = pd.concat(frames, ignore_index=True)
-    if exact:  # the weighted respondent columns of Tables 4-2..4-4 and §3.3.1
-        parts = []
-        for gi, g in enumerate(t.groups):
-            grp = calibrate_weighted_sample(df[df[vocab.GROUP] == g], t, g, _rng(seed, "balance", gi))
-            a = truth_groups[g]["response_intercept"]  # arms traded: true propensities follow
-            grp["_p_response"] = 1 / (1 + np.exp(-(np.where(grp[vocab.TREAT] == 1, a["treatment"], a["control"]) + linear_index(grp))))
-            parts.append(grp)
-        df = pd.concat(parts)
-    df[vocab.WEIGHT] = ipw_weights(df)
+    tasks = [(df[df[vocab.GROUP] == g], t, t_out, g, gi, seed, exact, truth_groups[g]["response_intercept"])
+             for gi, g in enumerate(t.groups)]
     out = []
-    for gi, g in enumerate(t.groups):
-        grp = df[df[vocab.GROUP] == g].copy()
-        if exact:
-            grp = calibrate_baseline_differences(grp, t, g, _rng(seed, "table45", gi))
-        grp = draw_ips(grp, t, g, _rng(seed, "ips", gi), exact)
-        resp_mask = grp[vocab.RESPONDED] == 1
-        resp, tau = draw_outcomes(grp[resp_mask], t_out, g, _rng(seed, "outcomes", gi), exact)
-        for o in vocab.OUTCOMES:
-            grp[o] = np.nan
-            grp.loc[resp.index, o] = resp[o]
-        admin, tau_admin = draw_admin(grp, t, g, _rng(seed, "admin", gi), exact)
-        grp[vocab.SUSTAINED_EMP_12M] = admin
+    for g, (grp, tau, tau_admin) in zip(t.groups, _run_groups(tasks, jobs)):
         truth_groups[g]["tau"] = tau
         truth_groups[g]["tau_sustained_emp_12m"] = tau_admin
         out.append(grp)
@@ -157,6 +154,91 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
     manifest = build_manifest(t, seed, mode)
     data.attrs["seed"], data.attrs["mode"], data.attrs["targets_sha256"] = int(seed), mode, t.digest
     return Generated(data, truth, manifest)
+
+
+def _group_stages(task) -> tuple:
+    """One trial group's stages after the draws (the end of step 2 to step 6 above): the
+    weighted respondent columns (exact mode), survey weights, Table 4-5's baseline
+    differences (exact mode), IPS, outcomes and the 12-month outcome. Returns the group's
+    rows and the true effects of its outcomes and of the 12-month outcome."""
+    grp, t, t_out, g, gi, seed, exact, a = task
+    if exact:  # the weighted respondent columns of Tables 4-2..4-4 and §3.3.1
+        grp = calibrate_weighted_sample(grp, t, g, _rng(seed, "balance", gi))
+        # arms traded: the true propensities follow
+        grp["_p_response"] = 1 / (1 + np.exp(-(np.where(grp[vocab.TREAT] == 1, a["treatment"], a["control"]) + linear_index(grp))))
+    grp = grp.copy()
+    grp[vocab.WEIGHT] = ipw_weights(grp)  # fitted within the group
+    if exact:
+        grp = calibrate_baseline_differences(grp, t, g, _rng(seed, "table45", gi))
+    grp = draw_ips(grp, t, g, _rng(seed, "ips", gi), exact)
+    resp_mask = grp[vocab.RESPONDED] == 1
+    resp, tau = draw_outcomes(grp[resp_mask], t_out, g, _rng(seed, "outcomes", gi), exact)
+    for o in vocab.OUTCOMES:
+        grp[o] = np.nan
+        grp.loc[resp.index, o] = resp[o]
+    admin, tau_admin = draw_admin(grp, t, g, _rng(seed, "admin", gi), exact)
+    grp[vocab.SUSTAINED_EMP_12M] = admin
+    return grp, tau, tau_admin
+
+
+#: sampled mode runs in worker processes by default from this --scale on (below it, a
+#: plain draw takes less time than starting the workers and sending the data back)
+PARALLEL_SAMPLED_SCALE = 20
+
+#: in a forked worker, the tasks it inherited from the parent (not sent through a pipe)
+_FORKED_TASKS: list | None = None
+
+
+def _run_groups(tasks: list, jobs: int | None) -> list:
+    """:func:`_group_stages` for every task, in order; in ``jobs`` worker processes, the
+    largest groups first, when more than one. On Linux the workers are forked: they share
+    the parent's imports and start at once, and they inherit the tasks instead of receiving
+    them through a pipe. A worker sends back only the columns its stages can change (text
+    columns that stayed as they were are taken from the task): pickling a million rows of
+    text costs more than the stages save."""
+    global _FORKED_TASKS
+    if jobs is None:  # workers pay for themselves when the stages take seconds
+        _, t, _, _, _, _, exact, _ = tasks[0]
+        big = exact or t.scale >= PARALLEL_SAMPLED_SCALE
+        jobs = (os.cpu_count() or 1) if big and sys.platform.startswith("linux") else 1
+    jobs = min(int(jobs), len(tasks))
+    if jobs <= 1:
+        return [_group_stages(task) for task in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    fork = sys.platform.startswith("linux")
+    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
+    _FORKED_TASKS = tasks if fork else None
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork" if fork else None)) as pool:
+            futures = {i: pool.submit(_forked_stages, i) if fork else pool.submit(_sent_stages, tasks[i]) for i in order}
+            results = [futures[i].result() for i in range(len(tasks))]
+    finally:
+        _FORKED_TASKS = None
+    return [_restore(task[0], *res) for task, res in zip(tasks, results)]
+
+
+def _forked_stages(i: int) -> tuple:
+    return _sent_stages(_FORKED_TASKS[i])
+
+
+def _sent_stages(task) -> tuple:
+    """:func:`_group_stages` in a worker; the result without the text columns it did not
+    change (names and column order kept for :func:`_restore`)."""
+    grp, *rest = _group_stages(task)
+    given = task[0]
+    same = [c for c in grp.columns if c in given.columns and not pd.api.types.is_numeric_dtype(grp[c])
+            and not pd.api.types.is_datetime64_any_dtype(grp[c]) and grp[c].equals(given[c].reindex(grp.index))]
+    return (grp.drop(columns=same), list(grp.columns), *rest)
+
+
+def _restore(given: pd.DataFrame, grp: pd.DataFrame, columns: list, *rest) -> tuple:
+    """A worker's result with the unchanged text columns put back from the task's frame."""
+    missing = [c for c in columns if c not in grp.columns]
+    if missing:
+        grp = pd.concat([grp, given[missing].reindex(grp.index)], axis=1)[columns]
+    return (grp, *rest)
 
 
 def _assign_ids(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

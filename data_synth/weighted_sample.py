@@ -326,8 +326,9 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
             G0, G1 = G[:, 2 * K:2 * K + u][:, o_map], G[:, 2 * K + u:][:, o_map]
             dC = (G[:, :K] - C * G0) / W0
             dT = (G[:, K:2 * K] - Tr * G1) / W1
-            dS = (G[:, :K] + G[:, K:2 * K] - S * (G0 + G1)) / (W0 + W1)
-            lev = np.stack([dC, dT, dS])[spec.lev_arm, :, spec.lev_col].T
+            c = spec.lev_col[spec.lev_arm == 2]  # the sample column: only where a level is aimed at
+            dS = (G[:, c] + G[:, K + c] - S[c] * (G0[:, c] + G1[:, c])) / (W0[c] + W1[c])
+            lev = _by_arm(spec, dC, dT, dS)
             arm = np.stack([~T[idx], T[idx], np.ones(len(idx), bool)])[spec.cnt_arm].T
             cnt = X[np.ix_(idx, spec.cnt_col)] * arm
             tests = (dT - dC) @ L[len(spec.diff_col):].T
@@ -341,7 +342,7 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
             sgn = np.where(T[idx], -1.0, 1.0)[:, None]  # +1: control -> treatment
             dT = sgn * (xv - Tr * ov) / W1
             dC = -sgn * (xv - C * ov) / W0
-            lev = np.stack([dC, dT, np.zeros_like(dT)])[spec.lev_arm, :, spec.lev_col].T  # the sample column holds
+            lev = _by_arm(spec, dC, dT, 0.0)  # the sample column holds
             cnt = X[np.ix_(idx, spec.cnt_col)] * sgn * np.array([-1.0, 1.0, 0.0])[spec.cnt_arm]
             return np.column_stack([lev, (dT - dC) @ L[:len(spec.diff_col)].T, cnt, (dT - dC) @ L[len(spec.diff_col):].T]) / tol
 
@@ -475,6 +476,19 @@ def first_order_totals(model: _ResponseModel, M: np.ndarray, p: np.ndarray, R: n
     B = (((1 - p[R]) * v[R])[:, None] * model.Z[R]).T @ M[R]  # q x m
     A = np.linalg.solve(model.H, B)
     return lambda idx: M[idx] * v[idx, None] - model.Z[idx] @ A
+
+
+def _by_arm(spec: _Spec, dC: np.ndarray, dT: np.ndarray, dS) -> np.ndarray:
+    """Effects on the level targets (columns ``spec.lev_col``): from the control (``dC``,
+    n x K) or treatment (``dT``) effects, or ``dS``, already for the sample-column targets
+    alone, in their order (without stacking three n x K arrays: under ``--scale`` only a few
+    levels are aimed at)."""
+    out = np.empty((dC.shape[0], len(spec.lev_col)))
+    for arm, d in ((0, dC), (1, dT)):
+        sel = spec.lev_arm == arm
+        out[:, sel] = d[:, spec.lev_col[sel]]
+    out[:, spec.lev_arm == 2] = dS
+    return out
 
 
 def _counts(X: np.ndarray, R: np.ndarray, T: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import yaml
 
 import data_synth
 from data_synth import TargetError, load_targets
+from data_synth import generator as G
 from data_synth.check import calibration_report
 from data_synth.io import read_trial, write_trial
 from data_synth.targets import validate
@@ -69,12 +70,36 @@ def test_inconsistencies_are_listed_not_targeted(exact_report):
 
 
 def test_same_seed_same_bytes(tmp_path, exact_trial):
+    """Same seed, same files, whether the trial groups ran in worker processes (the
+    fixture: ``jobs=None``, one per group and CPU on Linux) or in this one."""
     a = write_trial(exact_trial, tmp_path / "a")
-    b = write_trial(data_synth.generate_trial(seed=0), tmp_path / "b")
+    b = write_trial(data_synth.generate_trial(seed=0, jobs=1), tmp_path / "b")
     for key in ("recruits", "truth", "manifest"):
         assert a[key].read_bytes() == b[key].read_bytes(), key
     c = data_synth.generate(seed=1)
     assert not c.equals(exact_trial.data)
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
+def test_jobs_must_be_a_positive_integer(jobs):
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        data_synth.generate(mode="sampled", jobs=jobs)
+
+
+def test_sampled_mode_same_data_in_any_number_of_workers():
+    one = data_synth.generate(seed=4, mode="sampled", jobs=1)
+    for jobs in (2, 3, 8):
+        pd.testing.assert_frame_equal(data_synth.generate(seed=4, mode="sampled", jobs=jobs), one)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked (and see the patch) on Linux only")
+def test_an_error_in_a_worker_reaches_the_caller(monkeypatch):
+    def fail(grp, t, group, rng, exact):
+        raise TargetError(f"cannot draw IPS sessions for {group}")
+
+    monkeypatch.setattr(G, "draw_ips", fail)
+    with pytest.raises(TargetError, match="cannot draw IPS sessions for SCR_IW"):
+        data_synth.generate(mode="sampled", jobs=3)
 
 
 def test_written_files_round_trip(tmp_path, exact_trial):
