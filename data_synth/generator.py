@@ -20,14 +20,13 @@ data-generating process without them. Then, across groups, exact mode calibrates
 impacts (:mod:`~data_synth.pooled`), and recruits are numbered in order of randomisation.
 
 The groups' stages from the weighted respondent columns to the outcomes are independent of
-one another and run in worker processes (``jobs``; forked, on Linux). Each group draws from
-its own random streams, so the output is the same in any number of workers.
+one another, and so are most outcomes of the pooled stage: they run in worker processes
+(``jobs``, :mod:`data_synth.workers`). Each group's stages draw from their own random
+streams and the pooled stage from none, so the output is the same in any number of workers.
 """
 from __future__ import annotations
 
-import os
 import platform
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from hlt_replicate.impact import build_design
 from hlt_replicate.weighting import ipw_weights
 
 from . import calibrate as cal
+from . import workers
 from .errors import TargetError
 from .ips import draw_ips
 from .items import draw_item_missing
@@ -91,10 +91,10 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
 
     ``targets``: a path to a targets YAML file, a loaded :class:`Targets`, or ``None`` for
     the HLT 4-month targets. ``scale`` multiplies every count (``scale=100`` gives ~1 M rows).
-    ``jobs``: worker processes for the trial groups' own stages (module docstring), which
-    are independent. ``None``: on Linux (forked workers start at once), one per group and
-    CPU in exact mode and for sampled trials of ``--scale`` 20 or more; 1 otherwise. The
-    output does not depend on it: each group's stages draw from their own random streams.
+    ``jobs``: worker processes for the independent pieces of work (the trial groups' own
+    stages, the pooled stage's outcomes; module docstring). ``None``: on Linux (forked
+    workers start at once), one per CPU in exact mode and for sampled trials of ``--scale``
+    20 or more; 1 otherwise. The output does not depend on it.
     """
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is not one of {MODES}")
@@ -126,13 +126,14 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
     tasks = [(df[df[vocab.GROUP] == g], t, t_out, g, gi, seed, exact, truth_groups[g]["response_intercept"])
              for gi, g in enumerate(t.groups)]
     out = []
+    jobs = workers.resolve_jobs(jobs, big=exact or t.scale >= PARALLEL_SAMPLED_SCALE)
     for g, (grp, tau, tau_admin) in zip(t.groups, _run_groups(tasks, jobs)):
         truth_groups[g]["tau"] = tau
         truth_groups[g]["tau_sustained_emp_12m"] = tau_admin
         out.append(grp)
     df = pd.concat(out)
     if exact:  # pooled impacts (Tables 4-12, 4-13, 4-15) without moving any group's
-        df = calibrate_pooled_estimates(df, t_out, _rng(seed, "pooled"))
+        df = calibrate_pooled_estimates(df, t_out, _rng(seed, "pooled"), jobs=jobs)
     df = _assign_ids(df, _rng(seed, "ids"))
     truth = {
         "description": (
@@ -185,42 +186,18 @@ def _group_stages(task) -> tuple:
 #: plain draw takes less time than starting the workers and sending the data back)
 PARALLEL_SAMPLED_SCALE = 20
 
-#: in a forked worker, the tasks it inherited from the parent (not sent through a pipe)
-_FORKED_TASKS: list | None = None
 
-
-def _run_groups(tasks: list, jobs: int | None) -> list:
-    """:func:`_group_stages` for every task, in order; in ``jobs`` worker processes, the
-    largest groups first, when more than one. On Linux the workers are forked: they share
-    the parent's imports and start at once, and they inherit the tasks instead of receiving
-    them through a pipe. A worker sends back only the columns its stages can change (text
-    columns that stayed as they were are taken from the task): pickling a million rows of
-    text costs more than the stages save."""
-    global _FORKED_TASKS
-    if jobs is None:  # workers pay for themselves when the stages take seconds
-        _, t, _, _, _, _, exact, _ = tasks[0]
-        big = exact or t.scale >= PARALLEL_SAMPLED_SCALE
-        jobs = (os.cpu_count() or 1) if big and sys.platform.startswith("linux") else 1
-    jobs = min(int(jobs), len(tasks))
+def _run_groups(tasks: list, jobs: int) -> list:
+    """:func:`_group_stages` for every task, in order; in ``jobs`` worker processes
+    (:mod:`data_synth.workers`), the largest groups first, when more than one. A worker
+    sends back only the columns its stages can change (text columns that stayed as they
+    were are taken from the task): pickling a million rows of text costs more than the
+    stages save."""
     if jobs <= 1:
         return [_group_stages(task) for task in tasks]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    fork = sys.platform.startswith("linux")
     order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
-    _FORKED_TASKS = tasks if fork else None
-    try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork" if fork else None)) as pool:
-            futures = {i: pool.submit(_forked_stages, i) if fork else pool.submit(_sent_stages, tasks[i]) for i in order}
-            results = [futures[i].result() for i in range(len(tasks))]
-    finally:
-        _FORKED_TASKS = None
+    results = workers.run(_sent_stages, tasks, jobs, order)
     return [_restore(task[0], *res) for task, res in zip(tasks, results)]
-
-
-def _forked_stages(i: int) -> tuple:
-    return _sent_stages(_FORKED_TASKS[i])
 
 
 def _sent_stages(task) -> tuple:

@@ -52,6 +52,7 @@ from scipy.optimize import linprog
 
 from hlt_replicate import vocab
 
+from . import workers
 from .errors import TargetError
 from .stars import coef_band
 from .targets import ARMS, Targets
@@ -1285,25 +1286,58 @@ def _accept(links: list[_Link], ys: list[np.ndarray]) -> bool:
     return ok and n_new >= n_old
 
 
-def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Generator | None = None, **_) -> pd.DataFrame:
+#: outcomes calibrated one after the other, each reading the other's calibrated values: a
+#: case working 16+ hours is in paid work; weeks at 16+ hours fit inside weeks in work
+COUPLED = (("paid_work", "work16"), ("weeks_work", "weeks_work16"))
+
+
+def _chains() -> list[tuple[str, ...]]:
+    """The pooled stage's independent pieces of work: the coupled outcomes together, every
+    other outcome alone; weeks in work first (the longest, under ``--scale``)."""
+    coupled = {o: c for c in COUPLED for o in c}
+    chains = []
+    for o in vocab.OUTCOMES:
+        c = coupled.get(o, (o,))
+        if c not in chains:
+            chains.append(c)
+    return sorted(chains, key=lambda c: "weeks_work" not in c)
+
+
+def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Generator | None = None, jobs: int = 1,
+                               **_) -> pd.DataFrame:
     """Exact mode: put each pooled impact and S.E. (Tables 4-12, 4-13, 4-15) inside its
     printed rounding without taking any trial group's raw means, impact, S.E. or s.d. out
     of theirs (see the module docstring). ``t`` are the targets the outcomes were drawn
     with (from :func:`resolve_pooled_means`); the printed ones judge. Deterministic: no
-    random draws (``rng`` is accepted for the generator's stage interface)."""
+    random draws (``rng`` is accepted for the generator's stage interface). The outcomes
+    (:data:`COUPLED` ones together) are independent and run in ``jobs`` worker processes
+    (:mod:`data_synth.workers`) when more than one."""
     printed = getattr(t, "printed", t)
     cells = _printed_cells(printed)
-    groups = list(t.groups)
     resp = df[df[vocab.RESPONDED].to_numpy() == 1]
     designs = _Designs(resp)
     out = {o: resp[o].to_numpy(float).copy() for o in vocab.OUTCOMES}
+    tasks = [(designs, out, t, cells, chain) for chain in _chains()]
+    for moved in workers.run(_calibrate_chain, tasks, jobs):
+        out.update(moved)
+    df = df.copy()
+    for o in vocab.OUTCOMES:
+        df.loc[resp.index, o] = out[o]
+    return df
 
+
+def _calibrate_chain(task) -> dict[str, np.ndarray]:
+    """Calibrate the pooled cells of a chain's outcomes (:func:`_chains`), in order; returns
+    their values on the respondents' rows."""
+    designs, out, t, cells, chain = task
+    out = {**out, **{o: out[o].copy() for o in chain}}  # the chain's own arrays: the caller's stay as they were
+    groups = list(t.groups)
     cache: dict = {}
 
     def problem(o, only_pooled=False):
         return _build_problem(designs, out[o], o, t, cells, groups, cache, only_pooled)
 
-    for outcome in vocab.OUTCOMES:
+    for outcome in chain:
         cache.clear()  # an outcome's regressions only (bounded memory at --scale)
         if outcome == "weeks_work16":
             continue  # with weeks in work
@@ -1328,10 +1362,7 @@ def calibrate_pooled_estimates(df: pd.DataFrame, t: Targets, rng: np.random.Gene
             ys = _staged([_Link(prob)], lo, hi, np.ones(len(prob.y), bool))
         if ys is not None and _accept([_Link(prob)], ys):
             out[outcome][prob.rows] = ys[0]
-    df = df.copy()
-    for o in vocab.OUTCOMES:
-        df.loc[resp.index, o] = out[o]
-    return df
+    return {o: out[o] for o in chain}
 
 
 def _weeks(prob: _Problem, prob16: _Problem, out: dict) -> None:

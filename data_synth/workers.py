@@ -1,0 +1,55 @@
+"""Worker processes for the generator's independent pieces of work: the trial groups' own
+stages (:mod:`data_synth.generator`) and the pooled stage's outcomes
+(:mod:`data_synth.pooled`).
+
+On Linux the workers are forked: they start at once, share the parent's imports, and
+inherit the function and its tasks, so only a task's position goes through the pipe (the
+result comes back pickled). Elsewhere (``spawn``) the function must be importable and the
+tasks picklable; they are sent to the workers.
+
+Every piece draws from its own random stream or none, so the output does not depend on the
+number of workers; the tests check that it is the same byte for byte.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, Sequence
+
+FORK = sys.platform.startswith("linux")
+
+#: in a forked worker, the function and tasks it inherited from the parent
+_INHERITED: tuple | None = None
+
+
+def resolve_jobs(jobs: int | None, big: bool) -> int:
+    """The number of workers: ``jobs`` itself, or for ``None`` one per CPU when the work is
+    ``big`` enough to pay for starting workers and the platform forks them (Linux), else 1."""
+    if jobs is None:
+        return (os.cpu_count() or 1) if big and FORK else 1
+    return int(jobs)
+
+
+def run(fn: Callable, tasks: Sequence, jobs: int, order: Sequence[int] | None = None) -> list:
+    """``[fn(task) for task in tasks]``, in ``jobs`` worker processes when more than one
+    (started in ``order``: longest first shortens the wait for the last one)."""
+    global _INHERITED
+    jobs = min(int(jobs), len(tasks))
+    if jobs <= 1:
+        return [fn(task) for task in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = list(range(len(tasks))) if order is None else list(order)
+    _INHERITED = (fn, tasks) if FORK else None
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork" if FORK else None)) as pool:
+            futures = {i: pool.submit(_inherited, i) if FORK else pool.submit(fn, tasks[i]) for i in order}
+            return [futures[i].result() for i in range(len(tasks))]
+    finally:
+        _INHERITED = None
+
+
+def _inherited(i: int):
+    fn, tasks = _INHERITED
+    return fn(tasks[i])

@@ -1,0 +1,58 @@
+"""Worker processes for the generator (data_synth/workers.py) and the pooled stage's
+independent pieces of work (data_synth.pooled._chains)."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from data_synth import workers
+from data_synth.pooled import COUPLED, _chains
+from hlt_replicate import vocab
+
+linux = pytest.mark.skipif(not workers.FORK, reason="workers are forked (and inherit closures) on Linux only")
+
+
+@linux
+def test_run_returns_results_in_task_order_from_other_processes():
+    offset = 10  # a closure: forked workers inherit it
+
+    def work(x):
+        return x + offset, os.getpid()
+
+    out = workers.run(work, [1, 2, 3, 4], jobs=2, order=[3, 1, 0, 2])
+    assert [v for v, _ in out] == [11, 12, 13, 14]
+    assert {pid for _, pid in out} != {os.getpid()}
+
+
+def test_one_job_runs_in_this_process():
+    assert workers.run(lambda x: (x, os.getpid()), [5], jobs=4) == [(5, os.getpid())]
+    assert workers.run(lambda x: x, [1, 2], jobs=1) == [1, 2]
+
+
+@linux
+def test_an_error_in_a_worker_is_raised_here():
+    def work(x):
+        if x == 2:
+            raise ValueError("task 2 cannot run")
+        return x
+
+    with pytest.raises(ValueError, match="task 2 cannot run"):
+        workers.run(work, [1, 2, 3], jobs=2)
+
+
+def test_resolve_jobs():
+    assert workers.resolve_jobs(3, big=False) == 3
+    assert workers.resolve_jobs(None, big=False) == 1
+    expected = (os.cpu_count() or 1) if sys.platform.startswith("linux") else 1
+    assert workers.resolve_jobs(None, big=True) == expected
+
+
+def test_pooled_chains_cover_every_outcome_once_with_coupled_ones_together():
+    chains = _chains()
+    flat = [o for c in chains for o in c]
+    assert sorted(flat) == sorted(vocab.OUTCOMES)
+    for pair in COUPLED:
+        assert pair in chains  # together, in this order
+    assert "weeks_work" in chains[0]  # the longest first
