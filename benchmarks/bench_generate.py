@@ -3,7 +3,7 @@
 Aims on the 2-core reference machine: 9,785 recruits in <= 2 s; ``--scale 100`` (~1 M rows)
 in <= 60 s and <= 4 GB. Each configuration runs in a fresh subprocess; times exclude
 interpreter start-up and imports. Peak memory is that of the whole process tree (the trial
-groups' stages run in forked workers, ``jobs``): the largest sum, sampled every 50 ms, of
+groups' stages run in forked workers, ``jobs``): the largest sum, sampled every 250 ms, of
 the proportional set sizes (shared pages split between the processes sharing them) of the
 process and its workers, and at least the process's own peak resident size. The exact
 9,785-recruit configuration also runs with ``jobs=1``; the table's last column gives each
@@ -63,7 +63,7 @@ def sample():
     me = os.getpid()
     while not tree["stop"]:
         tree["peak"] = max(tree["peak"], _mb(me) + sum(_mb(k) for k in _children(me)))
-        time.sleep(0.05)
+        time.sleep(0.25)
 
 def peak_mb():
     return max(self_peak_mb(), tree["peak"])
