@@ -162,6 +162,18 @@ def _goal(tg: dict, outcome: str, iv: bool, scale: int, stars_se=None) -> cal.Go
     )
 
 
+def _se_band(t: Targets, group: str, outcome: str, coef: float) -> tuple[float, float] | None:
+    """The S.E. interval (printed units) a group's impact is aimed at: the part of its
+    rounding the printed stars need (:func:`data_synth.stars.se_band`, best effort) and,
+    under ``--scale``, the part the pooled S.E.s need (:func:`data_synth.pooled.group_se_band`,
+    targets); both where they overlap, else the pooled S.E.s' part."""
+    stars, pooled = se_band(t, group, outcome, coef), group_se_band(t, group, outcome)
+    if stars is None or pooled is None:
+        return stars or pooled
+    lo, hi = max(stars[0], pooled[0]), min(stars[1], pooled[1])
+    return (lo, hi) if lo < hi else pooled
+
+
 def draw_outcomes(resp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator, exact: bool) -> tuple[pd.DataFrame, dict]:
     """Draw (and in exact mode calibrate) the 12 outcomes for one group's respondents.
 
@@ -192,8 +204,7 @@ def draw_outcomes(resp: pd.DataFrame, t: Targets, group: str, rng: np.random.Gen
         yy = df[outcome].to_numpy()[pos]
         tt = treat[pos]
         # the S.E. band the printed stars need; under --scale, the one the pooled S.E.s need (pooled.group_se_band)
-        goal = _goal(tg, outcome, iv, t.scale,
-                     stars_se=lambda coef: se_band(t, group, outcome, coef) or group_se_band(t, group, outcome))
+        goal = _goal(tg, outcome, iv, t.scale, stars_se=lambda coef: _se_band(t, group, outcome, coef))
         if meta.binary:
             eligible = None
             if outcome == "work16":

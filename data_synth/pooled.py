@@ -1343,7 +1343,7 @@ def _calibrate_chain(task) -> dict[str, np.ndarray]:
             continue  # with weeks in work
         if outcome == "weeks_work":
             if _mark_moves(problem(outcome, True)) or _mark_moves(problem("weeks_work16", True)):
-                _weeks(problem(outcome), problem("weeks_work16"), out)
+                _weeks(problem(outcome), problem("weeks_work16"), out, t.scale)
             continue
         if not _mark_moves(problem(outcome, True)):
             continue
@@ -1365,11 +1365,15 @@ def _calibrate_chain(task) -> dict[str, np.ndarray]:
     return {o: out[o] for o in chain}
 
 
-def _weeks(prob: _Problem, prob16: _Problem, out: dict) -> None:
+def _weeks(prob: _Problem, prob16: _Problem, out: dict, scale: int = 1) -> None:
     """Weeks in work, then weeks at 16+ hours. Weeks in work move where they are positive
     (zeros stay zeros, and a worker keeps at least a week), never below the case's weeks at
     16+ hours nor above 16. Weeks at 16+ hours then move by switching a case on (all its
-    weeks in work) and another off."""
+    weeks in work) and another off. Under ``--scale`` a switch moves each statistic 1/scale
+    as much, and the cost of a pair is divided by sqrt(scale), with up to 60 rounds: at
+    the full cost the search stalls far from the pooled impacts; divided by the scale, as
+    for 0/1 outcomes, its long runs take group cells out of their rounding and are refused
+    (found by trying, seed 0, ``--scale 100``)."""
     if _mark_moves(prob):
         lo = np.maximum(np.nan_to_num(out["weeks_work16"][prob.rows], nan=0.0), np.minimum(prob.y, 1.0))
         hi = np.full(len(prob.y), 16.0)
@@ -1382,6 +1386,7 @@ def _weeks(prob: _Problem, prob16: _Problem, out: dict) -> None:
     cap = np.nan_to_num(out["weeks_work"][prob16.rows], nan=0.0)
     on = y > 0
     can_up = ~on & (cap > 0)
-    y_new = _discrete(prob16, np.where(on, y, 0.0), np.where(can_up, cap, 0.0), on, can_up)
+    y_new = _discrete(prob16, np.where(on, y, 0.0), np.where(can_up, cap, 0.0), on, can_up,
+                      flip_cost=FLIP_COST / np.sqrt(scale), rounds=30 if scale == 1 else 60)
     if _accept([_Link(prob16)], [y_new]):
         out["weeks_work16"][prob16.rows] = y_new

@@ -172,3 +172,21 @@ def test_group_se_band_under_scale():
     n, lows = np.array(n, float), np.array(lows)
     pooled_at_lows = np.sqrt(np.sum((n * lows) ** 2)) / n.sum()
     assert pooled_at_lows >= sec["SCR"]["rows"]["work16_cont"]["values"][3] - 0.005
+
+
+def test_group_se_aim_combines_the_stars_and_the_pooled_bands(monkeypatch):
+    """A group's S.E. is aimed where its printed stars (best effort) and, under --scale, the
+    pooled S.E.s (targets) both print as published; where they cannot both, at the pooled
+    S.E.s' part (data_synth.outcomes._se_band)."""
+    from data_synth import outcomes
+
+    t = load_targets(scale=100)
+    monkeypatch.setattr(outcomes, "group_se_band", lambda t, g, o: (0.026, 0.030))
+    monkeypatch.setattr(outcomes, "se_band", lambda t, g, o, coef: (0.028, 0.034))
+    assert outcomes._se_band(t, "SCR_IW", "work16_cont", 0.03) == (0.028, 0.030)
+    monkeypatch.setattr(outcomes, "se_band", lambda t, g, o, coef: (0.031, 0.034))
+    assert outcomes._se_band(t, "SCR_IW", "work16_cont", 0.03) == (0.026, 0.030)
+    monkeypatch.setattr(outcomes, "group_se_band", lambda t, g, o: None)
+    assert outcomes._se_band(t, "SCR_IW", "work16_cont", 0.03) == (0.031, 0.034)
+    monkeypatch.setattr(outcomes, "se_band", lambda t, g, o, coef: None)
+    assert outcomes._se_band(t, "SCR_IW", "work16_cont", 0.03) is None
