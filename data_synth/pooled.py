@@ -59,6 +59,9 @@ from .targets import ARMS, Targets
 
 MARGIN = 0.7  # continuous group means: use 70 % of each rounding interval, leaving room for the calibration
 MOVE_MARGIN = 0.05  # a pooled statistic is moved 5 % of its rounding interval inside the edge
+#: under --scale the discrete search goes on while four rounds cut its score by 3 % (at the
+#: trial's size, 10 %): SCR's pooled work16_cont S.E. crept up to its rounding 0.4 % a round
+STALL_SCALED = 0.97
 FLIP_COST = 1e-4  # discrete search: score cost of one more pair (fewer cases change); for 0/1 outcomes divided
 # by --scale (a pair moves a statistic 1/scale as much there: at the full cost the search stopped after a few
 # pairs). Weeks at 16+ hours keep the full cost: their runs, cheaper, broke group cells and were refused.
@@ -1004,7 +1007,7 @@ def _staged(links: list[_Link], lo: np.ndarray, hi: np.ndarray, movable: np.ndar
 # discrete outcomes: pairs of moves within a group and arm
 # -----------------------------------------------------------------------------------------
 def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.ndarray, can_up: np.ndarray,
-              rounds: int = 30, flip_cost: float = FLIP_COST) -> np.ndarray:
+              rounds: int = 30, flip_cost: float = FLIP_COST, stall: float = 0.9) -> np.ndarray:
     """0/1 outcomes (and on/off ones such as weeks at 16+ hours): a case goes down by
     ``down[i]`` and another of the same group and arm up by ``up[j]`` (a 0/1 swap keeps the
     arm's raw mean). The score is the squared distance of every steered statistic outside
@@ -1015,7 +1018,9 @@ def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.nda
     their own effect on the score and reordered so that each group's impact does not drift
     (:func:`_balance`); the best run of them, every prefix scored exactly (:func:`_path`);
     one pair at a time when the run is short. Each case moves at most once; rounds stop
-    when everything prints as published or progress stalls."""
+    when everything prints as published or progress stalls: four rounds that leave more
+    than ``stall`` of the score (under ``--scale``, where a pair moves each statistic
+    1/scale as much, callers pass :data:`STALL_SCALED`)."""
     y = prob.y.copy()
     can_down, can_up = can_down.copy(), can_up.copy()
     if len(y) > 3 * MAX_ROWS:  # --scale: every k-th case is a candidate
@@ -1121,7 +1126,7 @@ def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.nda
         if (after < 0.01 or after > 0.9 * base) and all(s.ok(prob.value(s, y)) for s, _b in steer if s.required or s.move):
             break  # every statistic prints as published: stop unless far from the bands' middle
         history.append(after)
-        if after > base - 1e-12 or (len(history) > 4 and history[-1] > 0.9 * history[-5]):
+        if after > base - 1e-12 or (len(history) > 4 and history[-1] > stall * history[-5]):
             break  # no progress (or too little to finish within the rounds)
     return y
 
@@ -1356,7 +1361,8 @@ def _calibrate_chain(task) -> dict[str, np.ndarray]:
             if outcome == "paid_work":
                 can_down &= np.nan_to_num(out["work16"][prob.rows], nan=0.0) == 0
             ones = np.ones(len(prob.y))
-            ys = [_discrete(prob, ones, ones, can_down, can_up, flip_cost=FLIP_COST / t.scale)]
+            ys = [_discrete(prob, ones, ones, can_down, can_up, flip_cost=FLIP_COST / t.scale,
+                            stall=0.9 if t.scale == 1 else STALL_SCALED)]
         else:
             lo, hi = (np.full(len(prob.y), float(b)) for b in vocab.OUTCOMES[outcome].bounds)
             ys = _staged([_Link(prob)], lo, hi, np.ones(len(prob.y), bool))
@@ -1387,6 +1393,7 @@ def _weeks(prob: _Problem, prob16: _Problem, out: dict, scale: int = 1) -> None:
     on = y > 0
     can_up = ~on & (cap > 0)
     y_new = _discrete(prob16, np.where(on, y, 0.0), np.where(can_up, cap, 0.0), on, can_up,
-                      flip_cost=FLIP_COST / np.sqrt(scale), rounds=30 if scale == 1 else 60)
+                      flip_cost=FLIP_COST / np.sqrt(scale), rounds=30 if scale == 1 else 60,
+                      stall=0.9 if scale == 1 else STALL_SCALED)
     if _accept([_Link(prob16)], [y_new]):
         out["weeks_work16"][prob16.rows] = y_new

@@ -28,7 +28,8 @@ where z are the response model's regressors, p its fitted probabilities and H it
 matrix. Each round first solves a linear programme over a shortlist of candidate moves
 (:func:`_lp_step`: which non-respondents to add, which respondents to drop, which respondents
 to move to the other arm, so that the first-order effects close the gaps; it scales to
-``--scale 100``), and once that stops helping, goes pair by pair (:func:`_fine`); the model
+``--scale 100``, where the shortlist is drawn from a random sample, :func:`_screen`), and
+once that stops helping, goes pair by pair (:func:`_fine`); the model
 is refitted exactly between rounds.
 
 Targets, all inside the printed rounding (aimed inside 60 % of it):
@@ -352,10 +353,12 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
             use_lp = False  # the linear programme has done what it can: pair by pair from here
         last_loss = loss
         if use_lp:
-            outs, ins = np.flatnonzero(~R & movable), np.flatnonzero(R & movable)
+            n_cand = max(250, len(grp) // 100)
+            outs = _screen(np.flatnonzero(~R & movable), n_cand, rng)
+            ins = _screen(np.flatnonzero(R & movable), n_cand, rng)
             E_out, E_in = effects(outs), effects(ins)
             E_arm = arm_effects(ins)  # effect of moving each respondent to the other arm
-            add, drop, flip = _lp_step(e, E_out, E_in, E_arm, T[outs], T[ins], cap, rng, n_cand=max(250, len(grp) // 100))
+            add, drop, flip = _lp_step(e, E_out, E_in, E_arm, T[outs], T[ins], cap, rng, n_cand=n_cand)
             add, drop, flip = outs[add], ins[drop], ins[flip]
             r[drop], r[add] = 0.0, 1.0
             moved = len(add) + len(flip)
@@ -402,6 +405,22 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     grp[vocab.RESPONDED] = r.astype(int)
     grp[vocab.TREAT] = T.astype(int)
     return grp, unmet
+
+
+#: the linear programme's candidates are picked from at most this many times ``n_cand``
+#: recruits of each kind: a random sample under ``--scale``, all of them at the trial's own
+#: size (n_cand is at least 250; no HLT group has 2,500 respondents)
+SCREEN = 10
+
+
+def _screen(idx: np.ndarray, n_cand: int, rng) -> np.ndarray:
+    """``idx``, or when there are more, a random ``SCREEN * n_cand`` of them (in order).
+    Under ``--scale 100`` the first-order effects of every recruit cost more than they
+    gain over the best of a sample: with the sample the stage takes about a third of the
+    time, in no more rounds (seed 0)."""
+    if len(idx) <= SCREEN * n_cand:
+        return idx
+    return np.sort(rng.choice(idx, SCREEN * n_cand, replace=False))
 
 
 def _lp_step(e, E_out, E_in, E_arm, arm_out, arm_in, cap: int, rng, hinge: float = 0.8, cost: float = 0.02,

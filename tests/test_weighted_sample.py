@@ -10,7 +10,7 @@ from data_synth.population import draw_group
 from data_synth.response import draw_response
 from data_synth.population import aim
 from data_synth.weighted_sample import (_column, _lp_step, _moments, _ResponseModel, _se_effect, _Spec, _test_targets,
-                                         _unique_columns,
+                                         _screen, _unique_columns, SCREEN,
                                          calibrate_weighted_sample, first_order_totals)
 from hlt_replicate.balance import balance_table, diff_test
 from hlt_replicate import vocab
@@ -194,3 +194,18 @@ def test_unique_columns_equal_numpy_unique(seed):
         want, want_inv = np.unique(M, axis=1, return_inverse=True)
         np.testing.assert_array_equal(Ou, want)
         np.testing.assert_array_equal(inv, want_inv.ravel())
+
+
+def test_screen_samples_candidates_only_under_scale():
+    """The linear programme's candidates: every recruit at the trial's size (the random
+    stream untouched, so the same bytes), a sorted random sample of SCREEN * n_cand when
+    there are more (--scale)."""
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    idx = np.arange(0, 2 * SCREEN * 250, 2)
+    np.testing.assert_array_equal(_screen(idx, 250, rng), idx)
+    assert rng.bit_generator.state == state
+    big = np.arange(0, 30 * SCREEN * 250, 3)
+    out = _screen(big, 250, rng)
+    assert len(out) == SCREEN * 250 == len(np.unique(out))
+    assert np.all(np.diff(out) > 0) and np.isin(out, big).all()
