@@ -64,7 +64,8 @@ MOVE_MARGIN = 0.05  # a pooled statistic is moved 5 % of its rounding interval i
 STALL_SCALED = 0.97
 FLIP_COST = 1e-4  # discrete search: score cost of one more pair (fewer cases change); for 0/1 outcomes divided
 # by --scale (a pair moves a statistic 1/scale as much there: at the full cost the search stopped after a few
-# pairs). Weeks at 16+ hours keep the full cost: their runs, cheaper, broke group cells and were refused.
+# pairs). Weeks at 16+ hours: divided by sqrt(--scale) (_weeks; divided by --scale, their runs broke group
+# cells and were refused).
 MAX_ROWS = 250000  # per trial group: rows that carry continuous moves, candidates for discrete ones (at
 # --scale 100 every respondent: thinning to 40,000 left the moves too little leverage on the pooled
 # impacts, and six pooled targets were missed)
