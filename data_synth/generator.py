@@ -93,8 +93,8 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
     the HLT 4-month targets. ``scale`` multiplies every count (``scale=100`` gives ~1 M rows).
     ``jobs``: worker processes for the independent pieces of work (the trial groups' own
     stages, the pooled stage's outcomes; module docstring). ``None``: on Linux (forked
-    workers start at once), one per CPU in exact mode and for sampled trials of ``--scale``
-    20 or more; 1 otherwise. The output does not depend on it.
+    workers start at once), one per CPU, at most 3, in exact mode and for sampled trials
+    of ``--scale`` 20 or more; 1 otherwise. The output does not depend on it.
     """
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is not one of {MODES}")

@@ -22,11 +22,18 @@ FORK = sys.platform.startswith("linux")
 _INHERITED: tuple | None = None
 
 
+#: at most this many workers by default: there are three trial groups, and the pooled
+#: stage's longest piece (weeks in work) is about 40 % of it, so more do not go faster;
+#: each worker holds its own design matrices (about 1 GB under --scale 100)
+DEFAULT_MAX_JOBS = 3
+
+
 def resolve_jobs(jobs: int | None, big: bool) -> int:
-    """The number of workers: ``jobs`` itself, or for ``None`` one per CPU when the work is
-    ``big`` enough to pay for starting workers and the platform forks them (Linux), else 1."""
+    """The number of workers: ``jobs`` itself, or for ``None`` one per CPU (at most
+    :data:`DEFAULT_MAX_JOBS`) when the work is ``big`` enough to pay for starting workers
+    and the platform forks them (Linux), else 1."""
     if jobs is None:
-        return (os.cpu_count() or 1) if big and FORK else 1
+        return min(os.cpu_count() or 1, DEFAULT_MAX_JOBS) if big and FORK else 1
     return int(jobs)
 
 

@@ -45,7 +45,7 @@ def test_an_error_in_a_worker_is_raised_here():
 def test_resolve_jobs():
     assert workers.resolve_jobs(3, big=False) == 3
     assert workers.resolve_jobs(None, big=False) == 1
-    expected = (os.cpu_count() or 1) if sys.platform.startswith("linux") else 1
+    expected = min(os.cpu_count() or 1, workers.DEFAULT_MAX_JOBS) if sys.platform.startswith("linux") else 1
     assert workers.resolve_jobs(None, big=True) == expected
 
 
