@@ -1008,7 +1008,7 @@ def _staged(links: list[_Link], lo: np.ndarray, hi: np.ndarray, movable: np.ndar
 # discrete outcomes: pairs of moves within a group and arm
 # -----------------------------------------------------------------------------------------
 def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.ndarray, can_up: np.ndarray,
-              rounds: int = 30, flip_cost: float = FLIP_COST, stall: float = 0.9) -> np.ndarray:
+              rounds: int = 30, flip_cost: float = FLIP_COST, scale: int = 1) -> np.ndarray:
     """0/1 outcomes (and on/off ones such as weeks at 16+ hours): a case goes down by
     ``down[i]`` and another of the same group and arm up by ``up[j]`` (a 0/1 swap keeps the
     arm's raw mean). The score is the squared distance of every steered statistic outside
@@ -1020,8 +1020,9 @@ def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.nda
     (:func:`_balance`); the best run of them, every prefix scored exactly (:func:`_path`);
     one pair at a time when the run is short. Each case moves at most once; rounds stop
     when everything prints as published or progress stalls: four rounds that leave more
-    than ``stall`` of the score (under ``--scale``, where a pair moves each statistic
-    1/scale as much, callers pass :data:`STALL_SCALED`)."""
+    than 90 % of the score (:data:`STALL_SCALED` under ``--scale``, where a pair moves each
+    statistic 1/``scale`` as much)."""
+    stall = 0.9 if scale == 1 else STALL_SCALED
     y = prob.y.copy()
     can_down, can_up = can_down.copy(), can_up.copy()
     if len(y) > 3 * MAX_ROWS:  # --scale: every k-th case is a candidate
@@ -1363,7 +1364,7 @@ def _calibrate_chain(task) -> dict[str, np.ndarray]:
                 can_down &= np.nan_to_num(out["work16"][prob.rows], nan=0.0) == 0
             ones = np.ones(len(prob.y))
             ys = [_discrete(prob, ones, ones, can_down, can_up, flip_cost=FLIP_COST / t.scale,
-                            stall=0.9 if t.scale == 1 else STALL_SCALED)]
+                            scale=t.scale)]
         else:
             lo, hi = (np.full(len(prob.y), float(b)) for b in vocab.OUTCOMES[outcome].bounds)
             ys = _staged([_Link(prob)], lo, hi, np.ones(len(prob.y), bool))
@@ -1395,6 +1396,6 @@ def _weeks(prob: _Problem, prob16: _Problem, out: dict, scale: int = 1) -> None:
     can_up = ~on & (cap > 0)
     y_new = _discrete(prob16, np.where(on, y, 0.0), np.where(can_up, cap, 0.0), on, can_up,
                       flip_cost=FLIP_COST / np.sqrt(scale), rounds=30 if scale == 1 else 60,
-                      stall=0.9 if scale == 1 else STALL_SCALED)
+                      scale=scale)
     if _accept([_Link(prob16)], [y_new]):
         out["weeks_work16"][prob16.rows] = y_new
