@@ -354,25 +354,42 @@ class _Est:
         """Residuals ``y - X beta`` (read-only). The searches ask for the same outcome's
         residuals several times a round (about four calls per distinct ``y`` under
         ``--scale 100``), so the last few are kept, keyed by a digest of ``y``."""
+        return self._kept("_resid", y, lambda y: y - self.X @ (self.A @ self.Gt(y)))
+
+    def xce(self, y):
+        """``X' C e`` (``C = diag c^2``, ``e`` the residuals; read-only, kept as
+        :meth:`resid`): with ``M``, the first-order change of the HC1 sum."""
+        return self._kept("_xce", y, lambda y: self.X.T @ (self.c2 * self.resid(y)))
+
+    def se_grad(self, y):
+        """Gradient of the HC1 sum ``sum c^2 e^2`` with respect to ``y``, halved: ``M' C e``
+        (``M = I - X A G'``, the residual maker)."""
+        v = self.c2 * self.resid(y)
+        return v - self.G(self.A.T @ self.xce(y))
+
+    def _kept(self, name, y, f):
         y = np.ascontiguousarray(y, dtype=float)
         key = hashlib.blake2b(y.view(np.uint8), digest_size=16).digest()
-        cache = self.__dict__.setdefault("_resid", {})
+        cache = self.__dict__.setdefault(name, {})
         if key not in cache:
             if len(cache) >= RESID_CACHE:
                 cache.pop(next(iter(cache)))
-            e = y - self.X @ (self.A @ self.Gt(y))
-            e.flags.writeable = False
-            cache[key] = e
+            out = f(y)
+            out.flags.writeable = False
+            cache[key] = out
         return cache[key]
+
+    def where(self, n: int) -> np.ndarray:
+        """Position of each of the problem's ``n`` rows among this regression's (-1: not in it)."""
+        if getattr(self, "_where", None) is None or len(self._where) != n:
+            self._where = np.full(n, -1)
+            self._where[self.loc] = np.arange(len(self.loc))
+        return self._where
 
     def XCX(self):
         if not hasattr(self, "_xcx"):
             self._xcx = self.X.T @ (self.X * self.c2[:, None])
         return self._xcx
-
-    def Mt(self, v):
-        """``M' v`` (``M = I - X A G'``): the gradient of ``sum v e`` with respect to ``y``."""
-        return v - self.G(self.A.T @ (self.X.T @ v))
 
     def coef(self, y):
         return float(self.c @ y)
@@ -1070,28 +1087,36 @@ def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.nda
             r = (out**2).sum(axis=0) + 0.01 * (c**2).sum(axis=0)
             return r if x.ndim == 2 else r[0]
 
-        Ed, Eu = np.zeros((m, len(y))), np.zeros((m, len(y)))
+        # each statistic's first-order change when a case goes down (Ed) or up (Eu): columns
+        # for the cases that can still move that way only (at_d, at_u: a case's column)
+        cd, cu = np.flatnonzero(can_down), np.flatnonzero(can_up)
+        at_d, at_u = np.full(len(y), -1), np.full(len(y), -1)
+        at_d[cd], at_u[cu] = np.arange(len(cd)), np.arange(len(cu))
+        Ed, Eu = np.zeros((m, len(cd))), np.zeros((m, len(cu)))
         for k, (s, _b) in enumerate(steer):
             e = prob.ests[s.est]
             loc = e.loc
-            dn, uv = -down[loc], up[loc]
+            jd, ju = at_d[loc], at_u[loc]
+            md, mu = jd >= 0, ju >= 0
+            dn, uv = -down[loc[md]], up[loc[mu]]
             if s.kind == "coef":
-                Ed[k, loc], Eu[k, loc] = e.c * dn, e.c * uv
+                Ed[k, jd[md]], Eu[k, ju[mu]] = e.c[md] * dn, e.c[mu] * uv
             elif s.kind in ("mean0", "mean1"):
                 a = (e.T == int(s.kind[-1])) / len(e.arm[int(s.kind[-1])])
-                Ed[k, loc], Eu[k, loc] = a * dn, a * uv
+                Ed[k, jd[md]], Eu[k, ju[mu]] = a[md] * dn, a[mu] * uv
             elif s.kind == "se":
-                grad = e.Mt(e.c2 * e.resid(y[loc]))
-                Ed[k, loc] = 2 * grad * dn + e.c2 * dn**2
-                Eu[k, loc] = 2 * grad * uv + e.c2 * uv**2
+                grad = e.se_grad(y[loc])
+                Ed[k, jd[md]] = 2 * grad[md] * dn + e.c2[md] * dn**2
+                Eu[k, ju[mu]] = 2 * grad[mu] * uv + e.c2[mu] * uv**2
             Ed[k] /= scale[k]
             Eu[k] /= scale[k]
         zlin = 2 * (v - np.clip(v, lo, hi)) + 0.02 * (v - mid) * keep
-        lin_d, lin_u = zlin @ Ed, zlin @ Eu
+        lin_d, lin_u = np.zeros(len(y)), np.zeros(len(y))
+        lin_d[cd], lin_u[cu] = zlin @ Ed, zlin @ Eu
         d, u = _candidates(cells, can_down, can_up, keyc * down, keyc * up, lin_d, lin_u)
         if not len(d):
             break
-        step = Ed[:, d] + Eu[:, u]
+        step = Ed[:, at_d[d]] + Eu[:, at_u[u]]
         base = pen(v)
         gain = pen(v[:, None] + step) - base
         good = np.flatnonzero(gain < -1e-12)
@@ -1104,20 +1129,20 @@ def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.nda
             first = np.zeros(len(idx), bool)
             first[np.intersect1d(fd, fu)] = True
             idx = _balance(idx[first], step, gcode[d[idx[first]]], coef_rows)[:20000]
-            # the best run of pairs in this order, judged exactly (S.E.s included)
-            score = pen(_path(prob, steer, scale, y, d[idx], -down[d[idx]], u[idx], up[u[idx]]))
-            score += flip_cost * np.arange(1, len(idx) + 1)
-            p = int(np.argmin(score)) + 1
+
+            def run_score(sub):  # every prefix of a run of pairs, judged exactly (S.E.s included)
+                return pen(_path(prob, steer, scale, y, d[sub], -down[d[sub]], u[sub], up[u[sub]])) \
+                    + flip_cost * np.arange(1, len(sub) + 1)
+
+            score, p = _best_prefix(run_score, idx)  # the best run of pairs in this order
             if p < 8:  # a short run: pick pairs one by one instead (impacts that cancel in turn)
                 idx = _greedy(pen, v, step, d, u, idx, picks=40)
                 if len(idx):
-                    score = pen(_path(prob, steer, scale, y, d[idx], -down[d[idx]], u[idx], up[u[idx]]))
-                    score += flip_cost * np.arange(1, len(idx) + 1)
-                    p = int(np.argmin(score)) + 1
+                    score, p = _best_prefix(run_score, idx)
             if len(idx) and score[p - 1] < base - 1e-12:
                 dd, uu = d[idx[:p]], u[idx[:p]]
         if dd is None:
-            best = _best_pair(pen, v, base, Ed, Eu, cells, can_down, can_up, keyc, lin_d, lin_u)
+            best = _best_pair(pen, v, base, Ed, Eu, at_d, at_u, cells, can_down, can_up, keyc, lin_d, lin_u)
             if best is None:
                 break
             dd, uu = np.array([best[0]]), np.array([best[1]])
@@ -1133,6 +1158,21 @@ def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.nda
     return y
 
 
+def _best_prefix(run_score, run: np.ndarray, window: int = 2048) -> tuple[np.ndarray, int]:
+    """(scores, length) of the best prefix of ``run``, ``run_score(sub)`` giving the scores
+    of every prefix of ``sub``. The runs taken are a few hundred pairs at most (of up to
+    20,000 ranked under ``--scale``), so the prefixes are scored in a window that grows
+    fourfold while the best lies in its second half (a prefix's score does not depend on
+    the pairs after it)."""
+    k = min(len(run), window)
+    while True:
+        score = run_score(run[:k])
+        p = int(np.argmin(score)) + 1
+        if k == len(run) or p <= k // 2:
+            return score, p
+        k = min(len(run), 4 * k)
+
+
 def _path(prob: _Problem, steer, scale: np.ndarray, y: np.ndarray, dn: np.ndarray, dd: np.ndarray,
           un: np.ndarray, du: np.ndarray) -> np.ndarray:
     """Every steered statistic (on the search's scale) after each prefix of a run of pairs,
@@ -1144,8 +1184,7 @@ def _path(prob: _Problem, steer, scale: np.ndarray, y: np.ndarray, dn: np.ndarra
     out = np.zeros((len(steer), P))
     for k, (s, _b) in enumerate(steer):
         e = prob.ests[s.est]
-        where = np.full(len(y), -1)
-        where[e.loc] = np.arange(len(e.loc))
+        where = e.where(len(y))
         i1, i2 = where[dn], where[un]
         d1, d2 = np.where(i1 >= 0, dd, 0.0), np.where(i2 >= 0, du, 0.0)
         i1, i2 = np.maximum(i1, 0), np.maximum(i2, 0)
@@ -1166,7 +1205,7 @@ def _path(prob: _Problem, steer, scale: np.ndarray, y: np.ndarray, dn: np.ndarra
             Hr = X[i1] * (c2[i1] * d1)[:, None] + X[i2] * (c2[i2] * d2)[:, None]
             Gc, Hc = np.cumsum(Gr, axis=0), np.cumsum(Hr, axis=0)
             AG = Gc @ e.A.T  # beta change of each prefix
-            q = X.T @ (c2 * res)
+            q = e.xce(yy)
             S = float(c2 @ res**2) + lin - 2 * AG @ q - 2 * (Hc * AG).sum(axis=1) + ((AG @ e.XCX()) * AG).sum(axis=1)
             out[k] = S  # the HC1 sum (se^2 / hc1), as _scaled
         out[k] /= scale[k]
@@ -1249,9 +1288,10 @@ def _candidates(cells, can_down, can_up, key_d, key_u, lin_d, lin_u, bin_size: i
     return np.concatenate(d_all), np.concatenate(u_all)
 
 
-def _best_pair(pen, v, base, Ed, Eu, cells, can_down, can_up, keyc, lin_d, lin_u, top: int = 30):
+def _best_pair(pen, v, base, Ed, Eu, at_d, at_u, cells, can_down, can_up, keyc, lin_d, lin_u, top: int = 30):
     """The single pair (same group and arm) that most lowers the score, among the cases
-    most useful on their own and those with the largest and smallest weights."""
+    most useful on their own and those with the largest and smallest weights (a case's
+    effects: column ``at_d`` of ``Ed`` going down, ``at_u`` of ``Eu`` going up)."""
     best = None
     for cell in cells:
         d = np.flatnonzero(cell & can_down)
@@ -1260,7 +1300,7 @@ def _best_pair(pen, v, base, Ed, Eu, cells, can_down, can_up, keyc, lin_d, lin_u
             continue
         d = np.unique(np.r_[d[np.argsort(lin_d[d])[:top]], d[np.argsort(keyc[d])[:top]], d[np.argsort(-keyc[d])[:top]]])
         u = np.unique(np.r_[u[np.argsort(lin_u[u])[:top]], u[np.argsort(keyc[u])[:top]], u[np.argsort(-keyc[u])[:top]]])
-        tot = v[:, None, None] + Ed[:, d][:, :, None] + Eu[:, u][:, None, :]
+        tot = v[:, None, None] + Ed[:, at_d[d]][:, :, None] + Eu[:, at_u[u]][:, None, :]
         sc = pen(tot.reshape(len(v), -1)).reshape(len(d), len(u))
         i, j = np.unravel_index(int(np.argmin(sc)), sc.shape)
         if sc[i, j] < base - 1e-12 and (best is None or sc[i, j] < best[2]):

@@ -8,7 +8,7 @@ import pytest
 import data_synth
 from data_synth import load_targets
 from data_synth.check import calibration_report
-from data_synth.pooled import _Designs, _resolve_counts, arm_bases, common_slope_se, group_se_band, resolve_pooled_means
+from data_synth.pooled import _best_prefix, _Designs, _resolve_counts, arm_bases, common_slope_se, group_se_band, resolve_pooled_means
 from hlt_replicate import vocab
 from hlt_replicate.impact import estimate_itt, estimate_participation
 from hlt_replicate.weighting import ipw_weights
@@ -133,6 +133,48 @@ def test_designs_match_the_estimators(exact_trial):
         assert est.coef(y[pos]) == pytest.approx(r.impact, abs=1e-10)
         assert est.se(y[pos]) == pytest.approx(r.se, abs=1e-10)
         assert est.sd(y[pos]) == pytest.approx(r.sd, abs=1e-10)
+
+
+def test_se_gradient_and_positions(exact_trial):
+    """The discrete search's S.E. gradient is the HC1 sum's (finite differences), and the
+    cached pieces equal their definitions."""
+    d = exact_trial.data.copy()
+    d[vocab.WEIGHT] = ipw_weights(d)
+    resp = d[d[vocab.RESPONDED] == 1]
+    y_all = resp["jsse"].to_numpy(float)
+    rows = np.flatnonzero(~np.isnan(y_all))
+    y = y_all[rows]
+    loc = np.flatnonzero(resp[vocab.GROUP].to_numpy()[rows] == "SCR_OOW")
+    est = _Designs(resp).estimator(rows[loc], loc, "jsse")
+    yy = y[est.loc]
+    np.testing.assert_allclose(est.xce(yy), est.X.T @ (est.c2 * est.resid(yy)))
+    g = est.se_grad(yy)
+    for i in (0, 7, len(yy) - 1):
+        h = 1e-4
+        up = yy.copy()
+        up[i] += h
+        assert (est.S(up) - est.S(yy)) / h == pytest.approx(2 * g[i], rel=1e-3, abs=1e-9)
+    where = est.where(len(y))
+    assert np.array_equal(np.flatnonzero(where >= 0), est.loc)
+    assert np.array_equal(where[est.loc], np.arange(len(est.loc)))
+
+
+def test_best_prefix_window():
+    """The best prefix of a run is found in a growing window, as over the whole run."""
+    calls = []
+
+    def run_score(sub):
+        calls.append(len(sub))
+        return (np.arange(1, len(sub) + 1) - best) ** 2.0
+
+    run = np.arange(20000)
+    for best in (1, 300, 1500, 5000, 20000):
+        calls.clear()
+        score, p = _best_prefix(run_score, run)
+        assert p == best and len(score) == calls[-1]
+        assert calls[0] == 2048 and (len(calls) == 1) == (best <= 1024)
+    calls.clear()
+    assert _best_prefix(run_score, run[:10])[1] == 10 and calls == [10]
 
 
 def test_designs_match_the_estimators_with_missing_controls(exact_trial):
