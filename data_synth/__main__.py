@@ -28,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--targets", type=Path, default=None, help="targets YAML (default: the HLT 4-month targets)")
     g.add_argument("--scale", type=int, default=1, help="multiply every count by K (e.g. 100 for ~1M rows)")
     g.add_argument("--jobs", type=int, default=None,
-                   help="worker processes for the independent pieces of work (default: one per CPU, at most 3, on Linux in exact "
-                        "mode and for large sampled trials, else 1; the output is the same)")
+                   help="worker processes for the independent pieces of work (default, on Linux in exact mode and for large "
+                        "sampled trials: one per trial group, then one per CPU, at most 3; else 1; the output is the same)")
     g.add_argument("--quiet", action="store_true", help="do not print the calibration summary")
     c = sub.add_parser("check", help="compare a generated trial with its targets")
     c.add_argument("--data", required=True, type=Path, help="folder written by generate")

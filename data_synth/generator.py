@@ -93,8 +93,10 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
     the HLT 4-month targets. ``scale`` multiplies every count (``scale=100`` gives ~1 M rows).
     ``jobs``: worker processes for the independent pieces of work (the trial groups' own
     stages, the pooled stage's outcomes; module docstring). ``None``: on Linux (forked
-    workers start at once), one per CPU, at most 3, in exact mode and for sampled trials
-    of ``--scale`` 20 or more; 1 otherwise. The output does not depend on it.
+    workers start at once), in exact mode and for sampled trials of ``--scale`` 20 or
+    more, one per trial group for the groups' stages (given two CPUs or more) and one per
+    CPU for the pooled stage, at most 3 (:func:`data_synth.workers.resolve_jobs`); 1
+    otherwise. The output does not depend on it.
     """
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is not one of {MODES}")
@@ -126,14 +128,14 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
     tasks = [(df[df[vocab.GROUP] == g], t, t_out, g, gi, seed, exact, truth_groups[g]["response_intercept"])
              for gi, g in enumerate(t.groups)]
     out = []
-    jobs = workers.resolve_jobs(jobs, big=exact or t.scale >= PARALLEL_SAMPLED_SCALE)
-    for g, (grp, tau, tau_admin) in zip(t.groups, _run_groups(tasks, jobs)):
+    big = exact or t.scale >= PARALLEL_SAMPLED_SCALE
+    for g, (grp, tau, tau_admin) in zip(t.groups, _run_groups(tasks, workers.resolve_jobs(jobs, big, alike=len(tasks)))):
         truth_groups[g]["tau"] = tau
         truth_groups[g]["tau_sustained_emp_12m"] = tau_admin
         out.append(grp)
     df = pd.concat(out)
     if exact:  # pooled impacts (Tables 4-12, 4-13, 4-15) without moving any group's
-        df = calibrate_pooled_estimates(df, t_out, _rng(seed, "pooled"), jobs=jobs)
+        df = calibrate_pooled_estimates(df, t_out, _rng(seed, "pooled"), jobs=workers.resolve_jobs(jobs, big))
     df = _assign_ids(df, _rng(seed, "ids"))
     truth = {
         "description": (

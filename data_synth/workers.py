@@ -28,13 +28,24 @@ _INHERITED: tuple | None = None
 DEFAULT_MAX_JOBS = 3
 
 
-def resolve_jobs(jobs: int | None, big: bool) -> int:
+def resolve_jobs(jobs: int | None, big: bool, alike: int | None = None) -> int:
     """The number of workers: ``jobs`` itself, or for ``None`` one per CPU (at most
     :data:`DEFAULT_MAX_JOBS`) when the work is ``big`` enough to pay for starting workers
-    and the platform forks them (Linux), else 1."""
-    if jobs is None:
-        return min(os.cpu_count() or 1, DEFAULT_MAX_JOBS) if big and FORK else 1
-    return int(jobs)
+    and the platform forks them (Linux), else 1.
+
+    ``alike``: the work is that many tasks of about the same size (the trial groups). With
+    at least two CPUs and at most :data:`DEFAULT_MAX_JOBS` such tasks, each gets a worker:
+    three groups on two CPUs then share them and finish together, where two workers leave
+    one doing two groups alone at the end (under ``--scale 100`` the groups' stages take
+    22 s instead of 27 s; measured, ``benchmarks/bench_generate.py``)."""
+    if jobs is not None:
+        return int(jobs)
+    if not (big and FORK):
+        return 1
+    cpus = os.cpu_count() or 1
+    if alike is not None and cpus >= 2 and alike <= DEFAULT_MAX_JOBS:
+        return alike
+    return min(cpus, DEFAULT_MAX_JOBS)
 
 
 def run(fn: Callable, tasks: Sequence, jobs: int, order: Sequence[int] | None = None) -> list:

@@ -47,6 +47,17 @@ def test_resolve_jobs():
     assert workers.resolve_jobs(None, big=False) == 1
     expected = min(os.cpu_count() or 1, workers.DEFAULT_MAX_JOBS) if sys.platform.startswith("linux") else 1
     assert workers.resolve_jobs(None, big=True) == expected
+    assert workers.resolve_jobs(2, big=True, alike=3) == 2  # asked for: as asked
+
+
+def test_resolve_jobs_gives_alike_tasks_a_worker_each(monkeypatch):
+    monkeypatch.setattr(workers, "FORK", True)
+    for cpus, alike, expected in ((2, 3, 3), (1, 3, 1), (8, 3, 3), (2, 2, 2), (2, 5, 2), (8, 5, 3)):
+        monkeypatch.setattr(workers.os, "cpu_count", lambda: cpus)
+        assert workers.resolve_jobs(None, big=True, alike=alike) == expected, (cpus, alike)
+    assert workers.resolve_jobs(None, big=False, alike=3) == 1
+    monkeypatch.setattr(workers, "FORK", False)
+    assert workers.resolve_jobs(None, big=True, alike=3) == 1
 
 
 def test_pooled_chains_cover_every_outcome_once_with_coupled_ones_together():
