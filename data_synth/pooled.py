@@ -358,7 +358,7 @@ class _Est:
 
     def xce(self, y):
         """``X' C e`` (``C = diag c^2``, ``e`` the residuals; read-only, kept as
-        :meth:`resid`): with ``M``, the first-order change of the HC1 sum."""
+        :meth:`resid`): the HC1 sum's gradient with respect to ``beta``, times -1/2."""
         return self._kept("_xce", y, lambda y: self.X.T @ (self.c2 * self.resid(y)))
 
     def se_grad(self, y):
@@ -368,6 +368,7 @@ class _Est:
         return v - self.G(self.A.T @ self.xce(y))
 
     def _kept(self, name, y, f):
+        """``f(y)``, read-only, from the cache ``name`` (the last :data:`RESID_CACHE` values of ``y``)."""
         y = np.ascontiguousarray(y, dtype=float)
         key = hashlib.blake2b(y.view(np.uint8), digest_size=16).digest()
         cache = self.__dict__.setdefault(name, {})
