@@ -63,6 +63,7 @@ recruits with a value missing are never moved, so the missing counts by arm and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -538,9 +539,11 @@ def _moments(X: np.ndarray, Ou: np.ndarray, T: np.ndarray) -> np.ndarray:
     return np.column_stack([X * ~T[:, None], X * T[:, None], Ou * ~T[:, None], Ou * T[:, None]]).astype(float)
 
 
+@lru_cache(maxsize=None)
 def _p_band(p: float, q: int, df: int) -> tuple[float, float]:
     """Wald statistics (F(q, df) x q) whose p-value rounds to the printed ``p`` (aiming
-    inside ``SLACK`` of the rounding interval)."""
+    inside ``SLACK`` of the rounding interval). Kept: asked every round with the same
+    arguments (the recruits with a value missing never move, so ``df`` holds)."""
     hi_p, lo_p = min(p + HALF * SLACK, 1.0), max(p - HALF * SLACK, 1e-12)
     return q * stats.f.isf(hi_p, q, df), q * stats.f.isf(lo_p, q, df)
 
