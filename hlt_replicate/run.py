@@ -171,12 +171,37 @@ class SlicedShellWait:
 def execute_notebooks(paths: Sequence[Path], out_dir: Path, env: dict[str, str], *, timeout: int = 900,
                       log: Callable[[str], None] = print) -> list[NotebookResult]:
     """Execute each notebook in its own folder (so relative paths work) with nbclient and
-    write it, outputs included, to ``out_dir``. A failure is recorded, never raised."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    write it, outputs included, to ``out_dir``. A failure is recorded, never raised.
+
+    On POSIX the kernels talk over local (IPC) sockets in a temporary folder, not TCP: no
+    port is opened, and ipykernel 7 does not print its "running over TCP without
+    encryption" warning once per notebook."""
+    import tempfile
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="hlt-kernels-") as sockets:
+        return _execute(paths, out_dir, env, timeout, log, Path(sockets) if os.name == "posix" else None)
+
+
+def _notebook_client(ipc_dir: Path | None):
+    """nbclient's ``NotebookClient``, its kernels on IPC sockets in ``ipc_dir`` when given."""
+    from nbclient import NotebookClient
+
+    class Client(NotebookClient):
+        def create_kernel_manager(self):
+            km = super().create_kernel_manager()
+            if ipc_dir is not None:
+                km.transport, km.ip = "ipc", str(ipc_dir / "kernel")
+            return km
+
+    return Client
+
+
+def _execute(paths, out_dir: Path, env: dict[str, str], timeout: int, log, ipc_dir: Path | None) -> list[NotebookResult]:
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+
+    Client = _notebook_client(ipc_dir)
     results = []
     for i, src in enumerate(paths, 1):
         dest = out_dir / src.name
@@ -189,8 +214,8 @@ def execute_notebooks(paths: Sequence[Path], out_dir: Path, env: dict[str, str],
             log(f"        failed: cannot read ({err})")
             continue
         kernel = (nb.metadata.get("kernelspec") or {}).get("name", "python3")
-        client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=False,
-                                resources={"metadata": {"path": str(src.parent)}})
+        client = Client(nb, timeout=timeout, kernel_name=kernel, allow_errors=False,
+                        resources={"metadata": {"path": str(src.parent)}})
         status, error, cell = "ok", "", None
         try:
             with SlicedShellWait():

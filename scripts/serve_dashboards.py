@@ -13,7 +13,11 @@ dashboard and then runs, in place of this script::
 
     JUPYTER_PATH=dashboards/_voila python -m voila dashboards/ --no-browser --port PORT --Voila.ip=IP \\
         --template=hlt --show_tracebacks=True --MappingKernelManager.cull_interval=60 \\
-        --MappingKernelManager.cull_idle_timeout=300
+        --MappingKernelManager.cull_idle_timeout=300 \\
+        --KernelManager.transport=ipc --KernelManager.ip=/tmp/hlt-kernels-XXXX/kernel
+
+(the last line on Linux and macOS: the kernels talk to Voila over local sockets in a fresh
+temporary folder, not TCP ports).
 
 The "hlt" template (``dashboards/_voila``) is Voila's "lab" template without the two Font
 Awesome stylesheets it links from a CDN, so no page fetches anything from the internet.
@@ -26,6 +30,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,11 +39,16 @@ DASHBOARDS = ROOT / "dashboards"
 TEMPLATES = DASHBOARDS / "_voila"
 
 
-def voila_command(port: int, ip: str, preheat: bool = False) -> list[str]:
+def voila_command(port: int, ip: str, preheat: bool = False, sockets: str | None = None) -> list[str]:
+    """Voila's command line. ``sockets``: a folder for the kernels' local (IPC) sockets, so
+    they open no TCP port and ipykernel 7 does not log "running over TCP without
+    encryption" for every visitor's kernel (POSIX; None keeps TCP)."""
     cmd = [sys.executable, "-m", "voila", str(DASHBOARDS), "--no-browser", f"--port={port}", f"--Voila.ip={ip}",
            "--template=hlt", "--show_tracebacks=True",
            # shut down the kernel of a page nobody has had open for 5 minutes (a closed laptop)
            "--MappingKernelManager.cull_interval=60", "--MappingKernelManager.cull_idle_timeout=300"]
+    if sockets is not None:
+        cmd += ["--KernelManager.transport=ipc", f"--KernelManager.ip={Path(sockets) / 'kernel'}"]
     if preheat:  # run each dashboard once in the background so the first visitor waits less
         cmd += ["--preheat_kernel=True", "--pool_size=1"]
     return cmd
@@ -78,10 +88,12 @@ def main(argv: list[str] | None = None) -> int:
           "says so below):", flush=True)
     for name, what in NAMES.items():
         print(f"  http://{shown}:{args.port}/voila/render/{name}.ipynb   {what}", flush=True)
-    cmd = voila_command(args.port, args.ip, args.preheat)
     if os.name == "posix":  # become Voila: Ctrl+C and SIGTERM reach it directly
+        # the kernels' sockets: a fresh folder (jupyter_client removes each kernel's socket
+        # files when it shuts down; the empty folder stays in the temporary directory)
+        cmd = voila_command(args.port, args.ip, args.preheat, sockets=tempfile.mkdtemp(prefix="hlt-kernels-"))
         os.execve(sys.executable, cmd, env)
-    return subprocess.call(cmd, env=env)
+    return subprocess.call(voila_command(args.port, args.ip, args.preheat), env=env)
 
 
 if __name__ == "__main__":

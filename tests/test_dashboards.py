@@ -309,6 +309,9 @@ def test_serve_dashboards_command():
     assert cmd[1:4] == ["-m", "voila", str(DASHBOARD_DIR)]
     assert {"--no-browser", "--port=8899", "--Voila.ip=127.0.0.1", "--template=hlt"} <= set(cmd)
     assert "--preheat_kernel=True" in serve.voila_command(8899, "127.0.0.1", preheat=True)
+    assert not any("transport" in a for a in cmd)  # TCP unless a socket folder is given
+    ipc = serve.voila_command(8899, "127.0.0.1", sockets="/tmp/hlt-kernels-x")
+    assert {"--KernelManager.transport=ipc", "--KernelManager.ip=/tmp/hlt-kernels-x/kernel"} <= set(ipc)
 
 
 def test_serve_dashboards_refuses_a_folder_without_data(tmp_path):

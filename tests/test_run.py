@@ -3,6 +3,7 @@ the self-contained report, and one end-to-end run that executes every lesson not
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -87,6 +88,10 @@ def test_run_records_a_failing_notebook_and_exits_nonzero(tmp_path):
     assert manifest["params"]["seed"] == 3 and manifest["versions"]["numpy"]
     assert "seed 3" in html and f"version: numpy" in html and manifest["versions"]["numpy"] in html
     assert [n["status"] for n in manifest["notebooks"]] == ["ok", "failed", "ok"]
+    # the kernels ran on local sockets (POSIX): no TCP warning from ipykernel, no socket files left
+    if os.name == "posix":
+        assert "without encryption" not in res.stderr
+        assert not list(nbdir.glob("kernel*")) and not list(ROOT.glob("kernel-ipc*"))
 
 
 def test_run_sampled_mode_shows_the_spread(tmp_path):

@@ -145,3 +145,13 @@ def test_bcr_calculator(page, voila, option):
     nudge(pg, "Cost per participant", expect_readout=f"{new_cost:,.0f}")
     expect_readouts(pg, after)
     finish(page, pg)
+
+
+def test_kernels_talk_over_local_sockets(page, voila, artifacts_dir):
+    """The dashboards' kernels use local (IPC) sockets (``scripts/serve_dashboards.py``): no
+    TCP port per visitor, and no "running over TCP without encryption" warning for every
+    kernel in the trainer's terminal."""
+    open_dashboard(page, voila, "randomisation")
+    log = (artifacts_dir / "voila.log").read_text(encoding="utf-8", errors="replace")
+    assert "Kernel started" in log
+    assert "without encryption" not in log
