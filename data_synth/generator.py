@@ -16,8 +16,10 @@ does not reshuffle the others):
    derivations) and 12-month sustained employment (IES blog Table 1).
 
 ``exact`` mode adds the post-draw calibration steps; ``sampled`` mode is the same
-data-generating process without them. Then, across groups, exact mode calibrates the pooled
-impacts (:mod:`~data_synth.pooled`), and recruits are numbered in order of randomisation.
+data-generating process without them. Then, across groups, exact mode aims at the Total
+columns of Tables 4-6/4-7 (:func:`data_synth.ips.calibrate_mi_totals`) and calibrates the
+pooled impacts (:mod:`~data_synth.pooled`), and recruits are numbered in order of
+randomisation.
 
 The groups' stages from the weighted respondent columns to the outcomes are independent of
 one another, and so are most outcomes of the pooled stage: they run in worker processes
@@ -40,7 +42,7 @@ from hlt_replicate.weighting import ipw_weights
 from . import calibrate as cal
 from . import workers
 from .errors import TargetError
-from .ips import draw_ips
+from .ips import calibrate_mi_totals, draw_ips
 from .items import draw_item_missing
 from .outcomes import aim_in_work_counts, draw_admin, draw_outcomes
 from .pooled import calibrate_pooled_estimates, resolve_pooled_means
@@ -51,7 +53,7 @@ from .weighted_sample import calibrate_weighted_sample
 
 MODES = ("exact", "sampled")
 STAGES = {"population": 1, "response": 2, "table45": 3, "ips": 4, "outcomes": 5, "admin": 6, "ids": 7, "balance": 8, "pooled": 9,
-          "items": 10}
+          "items": 10, "mi_totals": 11}
 
 #: column order of recruits.csv (see DATA_DICTIONARY.md)
 COLUMNS = [
@@ -134,6 +136,8 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
         truth_groups[g]["tau_sustained_emp_12m"] = tau_admin
         out.append(grp)
     df = pd.concat(out)
+    if exact:  # the MI tables' Total columns, which pool the groups (best effort)
+        df = calibrate_mi_totals(df, t, _rng(seed, "mi_totals"))
     if exact:  # pooled impacts (Tables 4-12, 4-13, 4-15) without moving any group's
         df = calibrate_pooled_estimates(df, t_out, _rng(seed, "pooled"), jobs=workers.resolve_jobs(jobs, big))
     df = _assign_ids(df, _rng(seed, "ids"))

@@ -251,3 +251,189 @@ def _first_session(out, t, group, rng, exact):
         None if w is None else w[idx], c_resp, block["resp"], spec.get("decimals", 1), bounds, rng)
     idx = rng.permutation(pn)[:base_non]
     out.loc[out.index[idx], vocab.WEEKS_TO_FIRST] = _values_in_bins(c_non, bounds, rng, rng.permutation(base_non))
+
+
+# --- the Total columns (across the trial groups) ---------------------------------------------
+def calibrate_mi_totals(df: pd.DataFrame, t: Targets, rng: np.random.Generator) -> pd.DataFrame:
+    """Exact mode, after the groups' stages: the Total columns of Tables 4-6 and 4-7
+    (``total`` in the targets' ``ips_sessions`` and ``first_session``), best effort, without
+    moving any group's printed cell out of its rounding.
+
+    Each group's stage aims its own shares at the middle of their rounding, independently;
+    the Total is their pool (the respondents' columns weighted: sum_g W_g s_g / sum_g W_g,
+    W_g the group's sum of survey weights), so it can land just outside its own rounding
+    (seed 0: Table 4-6 respondents' 6-10 sessions 24.456 for a printed 24.4). Within each
+    group this re-partitions the recruits among the bins that feed nothing else:
+
+    - respondents: two in the same group exchange their values (and so their bins), which
+      keeps every count and moves the weighted shares by the difference of their weights
+      (:func:`_weighted_totals`); the respondents' weighted mean sessions is then refitted
+      within the bins (:func:`_fit_mean`);
+    - all recruits with MI (plain counts): non-respondents move to another bin, one at a
+      time, while every group count stays inside its rounding (:func:`_count_totals`).
+
+    Sessions' 0 bin is left alone (participation, the IV tables' instrumented variable, is
+    fixed by the groups' stages), so its Total and the §4.2.2 prose restating it are not
+    aimed at here. Like the other best-effort cells (the weighted levels of Tables 4-2..4-4),
+    at the trial's own size only: under ``--scale`` one exchange moves a share a hundredth as
+    much, and the pass would take seconds for cells no one compares. Returns a copy of ``df``."""
+    if t.scale != 1:
+        return df
+    out = df.copy()
+    w_all = out[vocab.WEIGHT].to_numpy(float) if vocab.WEIGHT in out else None
+    group = out[vocab.GROUP].to_numpy()
+    treat = out[vocab.TREAT].to_numpy() == 1
+    resp = out[vocab.RESPONDED].to_numpy() == 1
+    for section, column in (("ips_sessions", vocab.SESSIONS), ("first_session", vocab.WEEKS_TO_FIRST)):
+        spec = t.raw.get(section) or {}
+        total = spec.get("total")
+        groups = [g for g in t.groups if g in spec]
+        if not total or len(groups) < 2:
+            continue
+        vals = out[column].to_numpy(float).copy()
+        lo = np.array([b[0] for b in spec["bin_bounds"]], float)
+        hi = np.array([b[1] for b in spec["bin_bounds"]], float)
+        movable = lo >= 1 if section == "ips_sessions" else np.ones(len(lo), bool)
+        half = 0.5 * 10.0 ** -spec.get("decimals", 1) / 100
+        has = treat & ~np.isnan(vals)
+        if w_all is not None and "resp" in total:
+            members = [np.flatnonzero(has & resp & (group == g)) for g in groups]
+            shares = np.array([spec[g]["resp"] for g in groups], float) / 100
+            _weighted_totals(vals, w_all, members, lo, hi, movable, shares, np.asarray(total["resp"], float) / 100,
+                             half, rng)
+            out[column] = vals
+            if section == "ips_sessions":
+                for g, idx in zip(groups, members):
+                    if "mean" in spec[g]:
+                        _fit_mean(out, idx, spec[g]["mean"]["resp"], spec["bin_bounds"], rng, w_all[idx])
+                vals = out[column].to_numpy(float).copy()
+        if "all" in total:
+            members = [np.flatnonzero(has & (group == g)) for g in groups]
+            movers = [np.flatnonzero(has & ~resp & (group == g)) for g in groups]
+            shares = np.array([spec[g]["all"] for g in groups], float) / 100
+            _count_totals(vals, members, movers, lo, hi, movable, shares, np.asarray(total["all"], float) / 100, half, rng)
+            out[column] = vals
+    return out
+
+
+def _bin_of(vals: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    return np.searchsorted(hi, vals)
+
+
+def _weighted_totals(vals, w, members, lo, hi, movable, shares, total, half, rng, max_iter: int = 200,
+                     candidates: int = 60, group_room: float = 0.9, stall: int = 10) -> None:
+    """Exchange values between respondents of the same group (in place, ``vals``) until
+    every movable bin's weighted Total lies inside ``SLACK`` of its rounding (``half``),
+    each group's weighted shares staying inside ``group_room`` of theirs. Each step takes
+    the Total furthest outside and the exchange, in any group and with any other movable
+    bin, that most reduces the squared excess over all the bands."""
+    B = len(lo)
+    b_of = [_bin_of(vals[m], hi) for m in members]
+    Wg = np.array([w[m].sum() for m in members])
+    Wgb = np.array([np.bincount(b, weights=w[m], minlength=B) for m, b in zip(members, b_of)])
+    t_tol, g_tol = SLACK * half, group_room * half
+    history, stuck = [], set()
+    for _ in range(max_iter):
+        T_gap = Wgb.sum(axis=0) / Wg.sum() - total
+        over = np.where(movable, np.abs(T_gap) - t_tol, -np.inf)
+        history.append(np.sum(np.maximum(over, 0.0)))
+        if len(history) > stall and history[-1] > (1 - 0.02) * history[-1 - stall]:
+            break  # a Total out of reach: its excess barely falls
+        best = (0.0, None)
+        for a in np.argsort(-over)[:int(np.sum(over > 0))]:  # the Totals outside, furthest first
+            if a in stuck:
+                continue
+            best = _best_exchange(a, T_gap, Wg, Wgb, w, members, b_of, shares, movable, t_tol, g_tol, rng, candidates)
+            if best[1] is not None:
+                break
+            stuck.add(a)  # no exchange helps this Total: left where it is
+        if best[1] is None:
+            break
+        g, i, j, a, b, d = best[1]
+        pi, pj = members[g][i], members[g][j]
+        vals[pi], vals[pj] = vals[pj], vals[pi]
+        b_of[g][i], b_of[g][j] = b, a
+        Wgb[g, a] += d
+        Wgb[g, b] -= d
+
+
+def _best_exchange(a, T_gap, Wg, Wgb, w, members, b_of, shares, movable, t_tol, g_tol, rng, candidates):
+    """(gain, (group, position in bin a, position in bin b, a, b, weight moved into a)) of the
+    exchange of a member of bin ``a`` with one of another movable bin, in any group, that most
+    reduces the squared excess over the bands (no group share leaving its band); (0, None)
+    when none reduces it. Each bin offers at most ``candidates`` random members."""
+    def f(x, tol):
+        return np.maximum(np.abs(x) - tol, 0.0) ** 2 + 1e-3 * x**2
+
+    best = (0.0, None)
+    W = Wg.sum()
+    for g in range(len(members)):
+        in_a = np.flatnonzero(b_of[g] == a)
+        others = [np.flatnonzero(b_of[g] == b) for b in np.flatnonzero(movable) if b != a]
+        others = [o if len(o) <= candidates else rng.choice(o, candidates, replace=False) for o in others if len(o)]
+        if len(in_a) == 0 or not others:
+            continue
+        if len(in_a) > candidates:
+            in_a = rng.choice(in_a, candidates, replace=False)
+        in_b = np.concatenate(others)
+        b = b_of[g][in_b]  # each candidate partner's bin
+        G_gap = Wgb[g] / Wg[g] - shares[g]
+        d = w[members[g][in_b]][None, :] - w[members[g][in_a]][:, None]  # bin a gains d, bin b loses it
+        ga, gb, tb = G_gap[a], G_gap[b][None, :], T_gap[b][None, :]
+        before = f(ga, g_tol) + f(gb, g_tol) + f(T_gap[a], t_tol) + f(tb, t_tol)
+        after = f(ga + d / Wg[g], g_tol) + f(gb - d / Wg[g], g_tol) + f(T_gap[a] + d / W, t_tol) + f(tb - d / W, t_tol)
+        ok = (np.abs(ga + d / Wg[g]) <= max(g_tol, abs(ga))) & (np.abs(gb - d / Wg[g]) <= np.maximum(g_tol, np.abs(gb)))
+        gain = np.where(ok, before - after, -np.inf)
+        k = int(np.argmax(gain))
+        if gain.flat[k] > best[0]:
+            i, j = np.unravel_index(k, gain.shape)
+            best = (float(gain.flat[k]), (g, in_a[i], in_b[j], a, int(b[j]), float(d[i, j])))
+    return best
+
+
+def _count_totals(vals, members, movers, lo, hi, movable, shares, total, half, rng, max_iter: int = 200,
+                  group_room: float = 0.95) -> None:
+    """Move non-respondents between movable bins (in place, ``vals``: a value drawn in the
+    new bin) one at a time until every movable bin's share of all recruits with MI, pooled
+    over the groups, lies inside ``SLACK`` of its rounding, each group's count staying
+    inside ``group_room`` of its own rounding (or where it already was)."""
+    G, B = len(members), len(lo)
+    N = np.array([len(m) for m in members], float)
+    n = np.array([np.bincount(_bin_of(vals[m], hi), minlength=B) for m in members], float)
+    n_lo = np.minimum(np.ceil((shares - group_room * half) * N[:, None]), n)
+    n_hi = np.maximum(np.floor((shares + group_room * half) * N[:, None]), n)
+    t_tol = SLACK * half
+    mover_bin = [_bin_of(vals[m], hi) for m in movers]
+    stuck = set()
+    for _ in range(max_iter):
+        T_gap = n.sum(axis=0) / N.sum() - total
+        over = np.where(movable, np.abs(T_gap) - t_tol, -np.inf)
+        best = None
+        for a in np.argsort(-over)[:int(np.sum(over > 0))]:  # the Totals outside, furthest first
+            if a in stuck:
+                continue
+            step = 1.0 if T_gap[a] < 0 else -1.0  # bin a gains (or loses) one person
+            for g in range(G):
+                for b in np.flatnonzero(movable):
+                    if b == a or not (n_lo[g, a] <= n[g, a] + step <= n_hi[g, a]) or not (n_lo[g, b] <= n[g, b] - step <= n_hi[g, b]):
+                        continue
+                    cand = np.flatnonzero(mover_bin[g] == (a if step < 0 else b))
+                    if len(cand) == 0:
+                        continue
+                    # the partner bin whose own Total gains most from the move
+                    score = abs(T_gap[b] - step / N.sum()) - abs(T_gap[b])
+                    if best is None or score < best[0]:
+                        best = (score, a, step, g, b, cand)
+            if best is not None:
+                break
+            stuck.add(a)  # no group can give or take one more here
+        if best is None:
+            break
+        _, a, step, g, b, cand = best
+        dst = b if step < 0 else a
+        src = a if step < 0 else b
+        k = rng.choice(cand)
+        vals[movers[g][k]] = rng.integers(int(lo[dst]), int(hi[dst]) + 1)
+        mover_bin[g][k] = dst
+        n[g, src] -= 1
+        n[g, dst] += 1

@@ -1,6 +1,8 @@
 """IPS management information (Tables 4-6/4-7): respondents' columns survey-weighted."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -53,3 +55,98 @@ def test_respondent_columns_print_weighted_not_unweighted(exact_trial, section):
         x = rows[col].to_numpy()
         plain = [round(100 * np.mean((x >= lo) & (x <= hi)), 1) for lo, hi in spec["bin_bounds"]]
         assert plain != list(spec["SCR_IW"]["resp"])
+
+
+def _pooled(vals, w, members, bounds):
+    W = sum(w[m].sum() for m in members)
+    return np.array([sum(w[m][(vals[m] >= lo) & (vals[m] <= hi)].sum() for m in members) / W for lo, hi in bounds])
+
+
+def _group_shares(vals, w, m, bounds):
+    return np.array([w[m][(vals[m] >= lo) & (vals[m] <= hi)].sum() / w[m].sum() for lo, hi in bounds])
+
+
+def test_weighted_totals_exchange_values_within_groups_and_reach_the_pooled_band():
+    """Three groups whose shares print as their own (rounded) cells; the pooled Total is
+    aimed at the rounded pool of the printed cells. Exchanges keep each group's values (a
+    permutation), leave the 0 bin alone, keep every group share inside its band and bring
+    every movable Total inside its rounding."""
+    from data_synth.ips import SLACK, _weighted_totals
+
+    rng = np.random.default_rng(11)
+    bounds = [(0, 0), (1, 5), (6, 10), (11, 15), (16, 20)]
+    lo, hi = np.array([b[0] for b in bounds], float), np.array([b[1] for b in bounds], float)
+    sizes = (780, 1050, 1000)
+    members = np.split(np.arange(sum(sizes)), np.cumsum(sizes)[:-1])
+    w = rng.lognormal(0.0, 0.35, sum(sizes))
+    vals = rng.integers(0, 21, sum(sizes)).astype(float)
+    half = 0.0005  # one decimal of a percentage
+    shares = np.array([np.round(_group_shares(vals, w, m, bounds) * 1000) / 1000 for m in members])
+    Wg = np.array([w[m].sum() for m in members])
+    total = np.round(Wg @ shares / Wg.sum() * 1000) / 1000
+    movable = lo >= 1
+    before = vals.copy()
+    _weighted_totals(vals, w, members, lo, hi, movable, shares, total, half, np.random.default_rng(0))
+    for g, m in enumerate(members):
+        assert sorted(vals[m]) == sorted(before[m])  # exchanged, not redrawn
+        assert np.all(np.abs(_group_shares(vals, w, m, bounds) - shares[g]) <= half + 1e-12)
+    assert np.array_equal(vals == 0, before == 0)  # participation untouched
+    gap = np.abs(_pooled(vals, w, members, bounds) - total)
+    assert np.all(gap[movable] <= SLACK * half + 1e-12), gap * 100
+    # same seed, same values
+    again = before.copy()
+    _weighted_totals(again, w, members, lo, hi, movable, shares, total, half, np.random.default_rng(0))
+    assert np.array_equal(again, vals)
+
+
+def test_mi_totals_print_in_the_exact_trial(exact_trial):
+    """The Total columns of Tables 4-6/4-7 that a re-partition inside the groups can reach
+    print as published on the default trial (the 0-session bin is fixed by participation,
+    and Table 4-7's "1 week" needs the groups' shares at the very top of their rounding)."""
+    t = load_targets()
+    d = exact_trial.data
+    d = d.assign(**{vocab.WEIGHT: ipw_weights(d)})
+    tr = d[d[vocab.TREAT] == 1]
+    for section, col, skip in (("ips_sessions", vocab.SESSIONS, {"0"}), ("first_session", vocab.WEEKS_TO_FIRST, {"1"})):
+        spec = t.raw[section]
+        rows = tr[tr[col].notna()]
+        resp = rows[rows[vocab.RESPONDED] == 1]
+        for b, (lo, hi), p_all, p_resp in zip(spec["bins"], spec["bin_bounds"], spec["total"]["all"], spec["total"]["resp"]):
+            if b in skip:
+                continue
+            x = rows[col].between(lo, hi)
+            assert round(100 * x.mean(), 1) == pytest.approx(p_all), (section, b, "all")
+            xr = resp[col].between(lo, hi)
+            assert round(100 * np.average(xr, weights=resp[vocab.WEIGHT]), 1) == pytest.approx(p_resp), (section, b, "resp")
+
+
+def test_mi_totals_leave_data_alone_without_totals(exact_trial):
+    """A targets file without ``total`` blocks (another trial's tables): nothing moves."""
+    from data_synth.ips import calibrate_mi_totals
+
+    t = load_targets()
+    raw = {k: v for k, v in t.raw.items()}
+    for section in ("ips_sessions", "first_session"):
+        raw[section] = {k: v for k, v in raw[section].items() if k != "total"}
+    t2 = dataclasses.replace(t, raw=raw)
+    d = exact_trial.data.assign(**{vocab.WEIGHT: ipw_weights(exact_trial.data)})
+    out = calibrate_mi_totals(d, t2, np.random.default_rng(0))
+    assert out.equals(d)
+
+
+def test_mi_totals_aimed_at_are_the_scorecards_published_cells():
+    """The Totals appear twice: as the generator's aims (targets file) and as the
+    scorecard's reference cells (published_extra.yaml); they must not drift apart."""
+    from hlt_replicate.scorecard import load_extra
+
+    t = load_targets()
+    cells = {c["id"]: c for c in load_extra()["cells"]}
+    for section, key in (("ips_sessions", "t4_6"), ("first_session", "t4_7")):
+        spec = t.raw[section]
+        for col in ("all", "resp"):
+            for b, v in zip(spec["bins"], spec["total"][col]):
+                assert cells[f"{key}.total.{col}.{b}"]["value"] == v, (section, col, b)
+            assert cells[f"{key}.total.base.{col}"]["value"] == spec["total"]["base"][col]
+        if "mean" in spec["total"]:
+            for col in ("all", "resp"):
+                assert cells[f"{key}.total.mean.{col}"]["value"] == spec["total"]["mean"][col]
