@@ -42,7 +42,7 @@ from hlt_replicate.weighting import ipw_weights
 from . import calibrate as cal
 from . import workers
 from .errors import TargetError
-from .ips import calibrate_mi_totals, draw_ips
+from .ips import calibrate_mi_totals, draw_ips, zero_bin_shift
 from .items import draw_item_missing
 from .outcomes import aim_in_work_counts, draw_admin, draw_outcomes
 from .pooled import calibrate_pooled_estimates, resolve_pooled_means
@@ -127,7 +127,8 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
         }
         frames.append(pop)
     df = pd.concat(frames, ignore_index=True)
-    tasks = [(df[df[vocab.GROUP] == g], t, t_out, g, gi, seed, exact, truth_groups[g]["response_intercept"])
+    zero = zero_bin_shift(t) if exact else 0.0  # the 0-session shares, aimed so their pool prints
+    tasks = [(df[df[vocab.GROUP] == g], t, t_out, g, gi, seed, exact, truth_groups[g]["response_intercept"], zero)
              for gi, g in enumerate(t.groups)]
     out = []
     big = exact or t.scale >= PARALLEL_SAMPLED_SCALE
@@ -168,7 +169,7 @@ def _group_stages(task) -> tuple:
     weighted respondent columns (exact mode), survey weights, Table 4-5's baseline
     differences (exact mode), IPS, outcomes and the 12-month outcome. Returns the group's
     rows and the true effects of its outcomes and of the 12-month outcome."""
-    grp, t, t_out, g, gi, seed, exact, a = task
+    grp, t, t_out, g, gi, seed, exact, a, zero = task
     if exact:  # the weighted respondent columns of Tables 4-2..4-4 and §3.3.1
         grp = calibrate_weighted_sample(grp, t, g, _rng(seed, "balance", gi))
         # arms traded: the true propensities follow
@@ -177,7 +178,7 @@ def _group_stages(task) -> tuple:
     grp[vocab.WEIGHT] = ipw_weights(grp)  # fitted within the group
     if exact:
         grp = calibrate_baseline_differences(grp, t, g, _rng(seed, "table45", gi))
-    grp = draw_ips(grp, t, g, _rng(seed, "ips", gi), exact)
+    grp = draw_ips(grp, t, g, _rng(seed, "ips", gi), exact, zero_shift=zero)
     resp_mask = grp[vocab.RESPONDED] == 1
     resp, tau = draw_outcomes(grp[resp_mask], t_out, g, _rng(seed, "outcomes", gi), exact)
     for o in vocab.OUTCOMES:

@@ -125,8 +125,11 @@ def _values_in_bins(counts, bounds, rng, order):
     return vals[order]
 
 
-def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator, exact: bool) -> pd.DataFrame:
-    """Add ``ips_sessions``, ``weeks_to_first_session`` and ``participated`` to one group."""
+def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator, exact: bool,
+             zero_shift: float = 0.0) -> pd.DataFrame:
+    """Add ``ips_sessions``, ``weeks_to_first_session`` and ``participated`` to one group.
+    ``zero_shift``: where inside its rounding the respondents' 0-session share is aimed
+    (percentage points from the printed value; :func:`zero_bin_shift`)."""
     out = df.copy()
     out[vocab.SESSIONS] = np.nan
     out[vocab.WEEKS_TO_FIRST] = np.nan
@@ -175,7 +178,8 @@ def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     ts_idx = rng.permutation(np.flatnonzero(treat & ~resp))[: base_all - base_resp]
     w = out[vocab.WEIGHT].to_numpy(float) if weighted else None
     out.loc[out.index[tr_idx], vocab.SESSIONS] = _respondent_values(
-        w[tr_idx] if weighted else None, c_resp, spec["resp"], t.raw["ips_sessions"].get("decimals", 1), bounds, rng)
+        w[tr_idx] if weighted else None, c_resp, spec["resp"], t.raw["ips_sessions"].get("decimals", 1), bounds, rng,
+        zero_shift=zero_shift)
     out.loc[out.index[ts_idx], vocab.SESSIONS] = _values_in_bins(c_non, bounds, rng, rng.permutation(len(ts_idx)))
     if exact and "mean" in spec:  # respondents' mean sessions (Table 4-6, "Mean" row)
         _fit_mean(out, tr_idx, spec["mean"]["resp"], bounds, rng, w[tr_idx] if weighted else None)
@@ -186,23 +190,29 @@ def draw_ips(df: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     return out
 
 
-def _respondent_values(w, counts, printed_pct, decimals: int, bounds, rng):
+def _respondent_values(w, counts, printed_pct, decimals: int, bounds, rng, zero_shift: float = 0.0):
     """Values for the respondents with MI: ``counts`` per bin; with weights ``w`` (exact
     mode) placed by :func:`_weighted_partition` so the weighted shares print as
-    ``printed_pct`` at ``decimals`` (module docstring), else at random."""
+    ``printed_pct`` at ``decimals`` (module docstring), else at random. ``zero_shift``
+    (percentage points) moves the first bin's aim inside its rounding
+    (:func:`zero_bin_shift`), its band narrowed to stay inside."""
     if w is None:
         return _values_in_bins(counts, bounds, rng, rng.permutation(int(np.sum(counts))))
     share = np.asarray(printed_pct, float) / 100
-    d = decimals
-    b_of = _weighted_partition(w, counts, share, np.full(len(share), 0.5 * 10.0**-d / 100 * SLACK), rng)
+    half = 0.5 * 10.0**-decimals / 100
+    tol = np.full(len(share), half * SLACK)
+    if zero_shift:
+        share[0] += zero_shift / 100
+        tol[0] = max(0.9 * half - abs(zero_shift) / 100, 0.1 * half)
+    b_of = _weighted_partition(w, counts, share, tol, rng)
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
     return rng.integers(lo[b_of], hi[b_of] + 1).astype(float)
 
 
-def _fit_mean(out, idx, target, bounds, rng, w=None):
+def _fit_mean(out, idx, target, bounds, rng, w=None, tol: float = 0.04):
     """Move sessions within their bins until the respondents' mean (weighted by ``w`` when
-    given) prints as ``target``."""
+    given) lies within ``tol`` of ``target`` (the printed mean: inside its rounding)."""
     col = out.columns.get_loc(vocab.SESSIONS)
     vals = out.iloc[idx, col].to_numpy(copy=True)
     w = np.ones(len(vals)) if w is None else np.asarray(w, float)
@@ -212,7 +222,7 @@ def _fit_mean(out, idx, target, bounds, rng, w=None):
     W = w.sum()
     for _ in range(20 * len(vals)):
         gap = target * W - w @ vals  # weighted total still to move
-        if abs(gap) <= 0.04 * W:
+        if abs(gap) <= tol * W:
             break
         step = 1 if gap > 0 else -1
         room = np.flatnonzero((vals + step >= lo_b[bin_of]) & (vals + step <= hi_b[bin_of]) & (vals > 0))
@@ -254,6 +264,35 @@ def _first_session(out, t, group, rng, exact):
 
 
 # --- the Total columns (across the trial groups) ---------------------------------------------
+def zero_bin_shift(t: Targets) -> float:
+    """Where, inside their rounding, every group aims its respondents' 0-session share
+    (percentage points from the printed value, the same for all groups) so that the pooled
+    Total prints too: the 0 bin is participation, fixed in the groups' own stages, which run
+    apart (worker processes), so the shift is chosen beforehand from Table 4-1 alone.
+
+    A group's weighted Total share is sum_g W_g s_g / sum_g W_g with W_g its treated MI
+    respondents' sum of survey weights. Weights have mean 1 over a group's respondents and
+    about 1 / r_T (r_T the treated response rate) before that normalisation, so
+    W_g ~ base_g x r_g / r_T,g (r_g the group's response rate). The shift aims the pool at the
+    Total's printed value, at most 0.8 of a half-unit from each group's own: at the printed
+    shares the pool is about 2.87 against a printed 2.8 (Table 4-6), so the groups aim 0.04
+    below theirs. Scale 1 only, as :func:`calibrate_mi_totals`; 0 without a Total."""
+    spec = t.raw.get("ips_sessions") or {}
+    total = (spec.get("total") or {}).get("resp")
+    groups = [g for g in t.groups if g in spec]
+    if t.scale != 1 or total is None or len(groups) < 2:
+        return 0.0
+    W = []
+    for g in groups:
+        rand, resp = t.randomised(g), t.respondents(g)
+        r_all, r_t = sum(resp.values()) / sum(rand.values()), resp[1] / rand[1]
+        W.append(spec[g]["base"]["resp"] * r_all / r_t)
+    W = np.array(W)
+    half = 0.5 * 10.0 ** -spec.get("decimals", 1)
+    pooled = W @ np.array([spec[g]["resp"][0] for g in groups], float) / W.sum()
+    return float(np.clip(total[0] - pooled, -0.8 * half, 0.8 * half))
+
+
 def calibrate_mi_totals(df: pd.DataFrame, t: Targets, rng: np.random.Generator) -> pd.DataFrame:
     """Exact mode, after the groups' stages: the Total columns of Tables 4-6 and 4-7
     (``total`` in the targets' ``ips_sessions`` and ``first_session``), best effort, without
@@ -267,14 +306,15 @@ def calibrate_mi_totals(df: pd.DataFrame, t: Targets, rng: np.random.Generator) 
 
     - respondents: two in the same group exchange their values (and so their bins), which
       keeps every count and moves the weighted shares by the difference of their weights
-      (:func:`_weighted_totals`); the respondents' weighted mean sessions is then refitted
-      within the bins (:func:`_fit_mean`);
+      (:func:`_weighted_totals`); each group's weighted mean sessions is then refitted
+      within the bins, inside its rounding and so that the groups' pool prints as the
+      Total's "Mean" (:func:`_fit_means`);
     - all recruits with MI (plain counts): non-respondents move to another bin, one at a
       time, while every group count stays inside its rounding (:func:`_count_totals`).
 
-    Sessions' 0 bin is left alone (participation, the IV tables' instrumented variable, is
-    fixed by the groups' stages), so its Total and the §4.2.2 prose restating it are not
-    aimed at here. Like the other best-effort cells (the weighted levels of Tables 4-2..4-4),
+    Sessions' 0 bin is left alone here (participation, the IV tables' instrumented
+    variable, is fixed by the groups' stages); its Total is aimed at there instead, each
+    group's share shifted inside its rounding (:func:`zero_bin_shift`). Like the other best-effort cells (the weighted levels of Tables 4-2..4-4),
     at the trial's own size only: under ``--scale`` one exchange moves a share a hundredth as
     much, and the pass would take seconds for cells no one compares. Returns a copy of ``df``."""
     if t.scale != 1:
@@ -302,10 +342,9 @@ def calibrate_mi_totals(df: pd.DataFrame, t: Targets, rng: np.random.Generator) 
             _weighted_totals(vals, w_all, members, lo, hi, movable, shares, np.asarray(total["resp"], float) / 100,
                              half, rng)
             out[column] = vals
-            if section == "ips_sessions":
-                for g, idx in zip(groups, members):
-                    if "mean" in spec[g]:
-                        _fit_mean(out, idx, spec[g]["mean"]["resp"], spec["bin_bounds"], rng, w_all[idx])
+            if section == "ips_sessions" and all("mean" in spec[g] for g in groups):
+                _fit_means(out, members, [spec[g]["mean"]["resp"] for g in groups], (total.get("mean") or {}).get("resp"),
+                           spec["bin_bounds"], w_all, 0.5 * 10.0 ** -spec.get("decimals", 1), rng)
                 vals = out[column].to_numpy(float).copy()
         if "all" in total:
             members = [np.flatnonzero(has & (group == g)) for g in groups]
@@ -314,6 +353,21 @@ def calibrate_mi_totals(df: pd.DataFrame, t: Targets, rng: np.random.Generator) 
             _count_totals(vals, members, movers, lo, hi, movable, shares, np.asarray(total["all"], float) / 100, half, rng)
             out[column] = vals
     return out
+
+
+def _fit_means(out, members, means, total_mean, bounds, w, half, rng) -> None:
+    """Refit each group's weighted mean sessions (exchanges moved them) inside its printed
+    rounding (``half``), all shifted by one amount so their pool, sum_g W_g m_g / sum_g W_g,
+    lies inside the Total's (``total_mean``: with the kit's weights the groups' printed means
+    pool to 11.85-11.86, at the edge of Table 4-6's 11.9)."""
+    means = np.asarray(means, float)
+    shift, room = 0.0, 0.8 * half
+    if total_mean is not None:
+        Wg = np.array([w[m].sum() for m in members])
+        shift = float(np.clip(total_mean - Wg @ means / Wg.sum(), -0.5 * half, 0.5 * half))
+        room = 0.3 * half  # |shift| + room stays inside 0.8 of each group's rounding
+    for m, target in zip(members, means + shift):
+        _fit_mean(out, m, target, bounds, rng, w[m], tol=room)
 
 
 def _bin_of(vals: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -94,7 +94,7 @@ def test_sampled_mode_same_data_in_any_number_of_workers():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked (and see the patch) on Linux only")
 def test_an_error_in_a_worker_reaches_the_caller(monkeypatch):
-    def fail(grp, t, group, rng, exact):
+    def fail(grp, t, group, rng, exact, **kw):
         raise TargetError(f"cannot draw IPS sessions for {group}")
 
     monkeypatch.setattr(G, "draw_ips", fail)
