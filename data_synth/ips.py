@@ -285,9 +285,11 @@ def zero_bin_shift(t: Targets) -> float:
     W = []
     for g in groups:
         rand, resp = t.randomised(g), t.respondents(g)
-        r_all, r_t = sum(resp.values()) / sum(rand.values()), resp[1] / rand[1]
-        W.append(spec[g]["base"]["resp"] * r_all / r_t)
+        r_all, r_t = sum(resp.values()) / max(sum(rand.values()), 1), resp[1] / max(rand[1], 1)
+        W.append(spec[g]["base"]["resp"] * r_all / r_t if r_t > 0 else 0.0)  # no treated respondents: no MI base
     W = np.array(W)
+    if W.sum() <= 0:
+        return 0.0
     half = 0.5 * 10.0 ** -spec.get("decimals", 1)
     pooled = W @ np.array([spec[g]["resp"][0] for g in groups], float) / W.sum()
     return float(np.clip(total[0] - pooled, -0.8 * half, 0.8 * half))
@@ -336,7 +338,7 @@ def calibrate_mi_totals(df: pd.DataFrame, t: Targets, rng: np.random.Generator) 
         movable = lo >= 1 if section == "ips_sessions" else np.ones(len(lo), bool)
         half = 0.5 * 10.0 ** -spec.get("decimals", 1) / 100
         has = treat & ~np.isnan(vals)
-        if w_all is not None and "resp" in total:
+        if w_all is not None and "resp" in total and all(np.any(has & resp & (group == g)) for g in groups):
             members = [np.flatnonzero(has & resp & (group == g)) for g in groups]
             shares = np.array([spec[g]["resp"] for g in groups], float) / 100
             _weighted_totals(vals, w_all, members, lo, hi, movable, shares, np.asarray(total["resp"], float) / 100,
@@ -346,7 +348,7 @@ def calibrate_mi_totals(df: pd.DataFrame, t: Targets, rng: np.random.Generator) 
                 _fit_means(out, members, [spec[g]["mean"]["resp"] for g in groups], (total.get("mean") or {}).get("resp"),
                            spec["bin_bounds"], w_all, 0.5 * 10.0 ** -spec.get("decimals", 1), rng)
                 vals = out[column].to_numpy(float).copy()
-        if "all" in total:
+        if "all" in total and all(np.any(has & (group == g)) for g in groups):
             members = [np.flatnonzero(has & (group == g)) for g in groups]
             movers = [np.flatnonzero(has & ~resp & (group == g)) for g in groups]
             shares = np.array([spec[g]["all"] for g in groups], float) / 100

@@ -511,7 +511,10 @@ class Reproducer:
         if kind == "table_4_5":
             tab = self.sap(g).table
             p = float(tab["P-val (raw)"].min())
-            return BAND_LABELS[band(p)], f"smallest unadjusted p = {p:.4f} ({tab['P-val (raw)'].idxmin()})"
+            note = f"smallest unadjusted p = {p:.4f} ({tab['P-val (raw)'].idxmin()})"
+            if s.get("alpha") is not None:  # the report's own definition of "statistically significant"
+                return BAND_LABELS["significant" if p <= s["alpha"] else "none"], f"{note}; significant means p <= {s['alpha']}"
+            return BAND_LABELS[band(p)], note
         if kind == "sap":
             res = self.sap(g)
             if claim == "decision":
