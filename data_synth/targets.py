@@ -68,12 +68,19 @@ def _count(v, where: str) -> int:
 def _shares_sum(shares: dict | list, decimals: int, where: str, total: float = 1.0) -> None:
     vals = list(shares.values()) if isinstance(shares, dict) else list(shares)
     vals = [v for v in vals if v is not None]
-    slack = len(vals) * 0.5 * 10.0**-decimals * (total if total != 1.0 else 1.0) + 1e-9
+    slack = len(vals) * 0.5 * 10.0**-decimals + 1e-9  # decimals in the values' own units (shares or %)
     if abs(sum(vals) - total) > slack:
         raise TargetError(
             f"targets: {where} sum to {sum(vals):.4g}, not {total:g} "
             f"(printed rounding allows ±{slack:.3g} for {len(vals)} cells)"
         )
+
+
+def _bin_count(vals, spec: dict, where: str) -> None:
+    """A distribution over the MI tables' bins has one percentage per bin."""
+    bins = spec.get("bins") or []
+    if len(vals) != len(bins):
+        raise TargetError(f"targets: {where} has {len(vals)} percentages for the {len(bins)} bins {bins}")
 
 
 @dataclass
@@ -305,6 +312,7 @@ def validate(raw: dict) -> None:
                 continue
             for col in ("all", "resp"):
                 vals = _req(block, col, f"{sect}.{g}")
+                _bin_count(vals, raw[sect], f"{sect}.{g}.{col}")
                 for k, v in enumerate(vals):
                     if not 0 <= v <= 100:
                         raise TargetError(f"targets: {sect}.{g}.{col}[{k}] = {v} is a percentage and must lie in [0, 100]")
@@ -317,6 +325,16 @@ def validate(raw: dict) -> None:
                     raise TargetError(f"targets: ips_sessions.{g}.base.resp = {base['resp']} exceeds the {resp[g]['treatment']} treatment respondents")
                 if base["resp"] > base["all"]:
                     raise TargetError(f"targets: ips_sessions.{g}.base.resp exceeds base.all")
+    for sect in ("ips_sessions", "first_session"):  # the Total columns (best effort)
+        total = (raw.get(sect) or {}).get("total")
+        for col in ("all", "resp") if total else ():
+            if col not in total:
+                continue
+            _bin_count(total[col], raw[sect], f"{sect}.total.{col}")
+            for k, v in enumerate(total[col]):
+                if not 0 <= v <= 100:
+                    raise TargetError(f"targets: {sect}.total.{col}[{k}] = {v} is a percentage and must lie in [0, 100]")
+            _shares_sum(total[col], raw[sect].get("decimals", 1), f"{sect}.total.{col} percentages", total=100.0)
     for name, m in raw["baseline_measures"].items():
         if name not in vocab.BASELINE_MEASURES:
             raise TargetError(f"targets: baseline_measures.{name} is not a known baseline measure {list(vocab.BASELINE_MEASURES)}")

@@ -219,6 +219,9 @@ def test_modified_targets_file_is_honoured(tmp_path):
         (lambda r: r["baseline_characteristics"]["SCR_OOW"]["base"]["lowest"].__setitem__(1, 1970), "sample 1970 is not control 927"),
         (lambda r: r["baseline_characteristics"]["WMCA_OOW"]["base"]["lowest"].__setitem__(0, 3670), "leaves -28 for the 1732 non-respondents"),
         (lambda r: r["baseline_characteristics"]["item_nonresponse"].__setitem__("variable", "age"), "models missing values of"),
+        (lambda r: r["ips_sessions"]["total"]["resp"].pop(), "ips_sessions.total.resp has 8 percentages for the 9 bins"),
+        (lambda r: r["first_session"]["total"]["all"].__setitem__(0, 41.7), "first_session.total.all percentages sum to"),
+        (lambda r: r["first_session"]["SCR_IW"]["resp"].append(0.0), "first_session.SCR_IW.resp has 11 percentages"),
     ],
 )
 def test_malformed_targets_raise_clear_errors(edit, message):
