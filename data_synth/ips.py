@@ -264,6 +264,20 @@ def _first_session(out, t, group, rng, exact):
 
 
 # --- the Total columns (across the trial groups) ---------------------------------------------
+def mi_weight_sums(t: Targets, groups) -> np.ndarray:
+    """Each group's sum of survey weights over its treated respondents with MI, from Table
+    4-1 and the MI base alone (before any weight exists): weights have mean 1 over a group's
+    respondents and are about 1 / r_T before that normalisation, so W_g ~ base_g x r_g / r_T,g
+    (r_g the group's response rate, r_T,g the treatment arm's; 0 with no treated respondents)."""
+    spec = t.raw["ips_sessions"]
+    W = []
+    for g in groups:
+        rand, resp = t.randomised(g), t.respondents(g)
+        r_all, r_t = sum(resp.values()) / max(sum(rand.values()), 1), resp[1] / max(rand[1], 1)
+        W.append(spec[g]["base"]["resp"] * r_all / r_t if r_t > 0 else 0.0)
+    return np.array(W)
+
+
 def zero_bin_shift(t: Targets) -> float:
     """Where, inside their rounding, every group aims its respondents' 0-session share
     (percentage points from the printed value, the same for all groups) so that the pooled
@@ -271,9 +285,7 @@ def zero_bin_shift(t: Targets) -> float:
     apart (worker processes), so the shift is chosen beforehand from Table 4-1 alone.
 
     A group's weighted Total share is sum_g W_g s_g / sum_g W_g with W_g its treated MI
-    respondents' sum of survey weights. Weights have mean 1 over a group's respondents and
-    about 1 / r_T (r_T the treated response rate) before that normalisation, so
-    W_g ~ base_g x r_g / r_T,g (r_g the group's response rate). The shift aims the pool at the
+    respondents' sum of survey weights, estimated by :func:`mi_weight_sums`. The shift aims the pool at the
     Total's printed value, at most 0.8 of a half-unit from each group's own: at the printed
     shares the pool is about 2.87 against a printed 2.8 (Table 4-6), so the groups aim 0.04
     below theirs. Scale 1 only, as :func:`calibrate_mi_totals`; 0 without a Total."""
@@ -282,12 +294,7 @@ def zero_bin_shift(t: Targets) -> float:
     groups = [g for g in t.groups if g in spec]
     if t.scale != 1 or total is None or len(groups) < 2:
         return 0.0
-    W = []
-    for g in groups:
-        rand, resp = t.randomised(g), t.respondents(g)
-        r_all, r_t = sum(resp.values()) / max(sum(rand.values()), 1), resp[1] / max(rand[1], 1)
-        W.append(spec[g]["base"]["resp"] * r_all / r_t if r_t > 0 else 0.0)  # no treated respondents: no MI base
-    W = np.array(W)
+    W = mi_weight_sums(t, groups)
     if W.sum() <= 0:
         return 0.0
     half = 0.5 * 10.0 ** -spec.get("decimals", 1)

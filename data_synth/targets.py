@@ -76,11 +76,16 @@ def _shares_sum(shares: dict | list, decimals: int, where: str, total: float = 1
         )
 
 
-def _bin_count(vals, spec: dict, where: str) -> None:
-    """A distribution over the MI tables' bins has one percentage per bin."""
+def _mi_distribution(vals, spec: dict, where: str) -> None:
+    """A distribution over the MI tables' bins (Tables 4-6/4-7): one percentage per bin, each
+    in [0, 100], summing to 100 within the printed rounding."""
     bins = spec.get("bins") or []
     if len(vals) != len(bins):
         raise TargetError(f"targets: {where} has {len(vals)} percentages for the {len(bins)} bins {bins}")
+    for k, v in enumerate(vals):
+        if not 0 <= v <= 100:
+            raise TargetError(f"targets: {where}[{k}] = {v} is a percentage and must lie in [0, 100]")
+    _shares_sum(vals, spec.get("decimals", 1), f"{where} percentages", total=100.0)
 
 
 @dataclass
@@ -311,12 +316,7 @@ def validate(raw: dict) -> None:
             if block is None:
                 continue
             for col in ("all", "resp"):
-                vals = _req(block, col, f"{sect}.{g}")
-                _bin_count(vals, raw[sect], f"{sect}.{g}.{col}")
-                for k, v in enumerate(vals):
-                    if not 0 <= v <= 100:
-                        raise TargetError(f"targets: {sect}.{g}.{col}[{k}] = {v} is a percentage and must lie in [0, 100]")
-                _shares_sum(vals, raw[sect].get("decimals", 1), f"{sect}.{g}.{col} percentages", total=100.0)
+                _mi_distribution(_req(block, col, f"{sect}.{g}"), raw[sect], f"{sect}.{g}.{col}")
             base = _req(block, "base", f"{sect}.{g}")
             if sect == "ips_sessions":
                 if base["all"] > rand[g]["treatment"]:
@@ -328,13 +328,8 @@ def validate(raw: dict) -> None:
     for sect in ("ips_sessions", "first_session"):  # the Total columns (best effort)
         total = (raw.get(sect) or {}).get("total")
         for col in ("all", "resp") if total else ():
-            if col not in total:
-                continue
-            _bin_count(total[col], raw[sect], f"{sect}.total.{col}")
-            for k, v in enumerate(total[col]):
-                if not 0 <= v <= 100:
-                    raise TargetError(f"targets: {sect}.total.{col}[{k}] = {v} is a percentage and must lie in [0, 100]")
-            _shares_sum(total[col], raw[sect].get("decimals", 1), f"{sect}.total.{col} percentages", total=100.0)
+            if col in total:
+                _mi_distribution(total[col], raw[sect], f"{sect}.total.{col}")
     for name, m in raw["baseline_measures"].items():
         if name not in vocab.BASELINE_MEASURES:
             raise TargetError(f"targets: baseline_measures.{name} is not a known baseline measure {list(vocab.BASELINE_MEASURES)}")

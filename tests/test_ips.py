@@ -185,7 +185,7 @@ def test_fit_means_shifts_groups_inside_their_rounding_so_the_pool_prints():
 def test_zero_bin_shift_aims_the_groups_so_their_pool_prints():
     """The groups' 0-session shares are aimed inside their rounding (at most 0.8 of a
     half-unit away), toward the Total; nothing moves without a Total or under --scale."""
-    from data_synth.ips import zero_bin_shift
+    from data_synth.ips import mi_weight_sums, zero_bin_shift
 
     t = load_targets()
     shift = zero_bin_shift(t)
@@ -195,11 +195,21 @@ def test_zero_bin_shift_aims_the_groups_so_their_pool_prints():
     assert zero_bin_shift(t.with_scale(10)) == 0.0
     # a Total that the printed shares already pool to: (almost) no shift
     spec = t.raw["ips_sessions"]
-    W = []
-    for g in t.groups:
-        rand, resp = t.randomised(g), t.respondents(g)
-        W.append(spec[g]["base"]["resp"] * (sum(resp.values()) / sum(rand.values())) / (resp[1] / rand[1]))
-    pooled = np.array(W) @ np.array([spec[g]["resp"][0] for g in t.groups]) / sum(W)
+    W = mi_weight_sums(t, t.groups)
+    pooled = W @ np.array([spec[g]["resp"][0] for g in t.groups]) / W.sum()
     total = dict(spec["total"], resp=[round(pooled, 3)] + spec["total"]["resp"][1:])
     raw = dict(t.raw, ips_sessions=dict(spec, total=total))
     assert abs(zero_bin_shift(dataclasses.replace(t, raw=raw))) < 1e-3
+
+
+def test_mi_weight_sums_estimate_the_survey_weights(exact_trial):
+    """Table 4-1's estimate of each group's treated MI respondents' weight sum is within a
+    few per cent of the real sums of ipw_weights on the default trial."""
+    from data_synth.ips import mi_weight_sums
+
+    t = load_targets()
+    d = exact_trial.data.assign(**{vocab.WEIGHT: ipw_weights(exact_trial.data)})
+    rows = d[(d[vocab.TREAT] == 1) & (d[vocab.RESPONDED] == 1) & d[vocab.SESSIONS].notna()]
+    real = rows.groupby(vocab.GROUP)[vocab.WEIGHT].sum().reindex(list(t.groups)).to_numpy()
+    est = mi_weight_sums(t, t.groups)
+    assert np.all(np.abs(est / real - 1) < 0.05), est / real
