@@ -16,10 +16,12 @@ does not reshuffle the others):
    derivations) and 12-month sustained employment (IES blog Table 1).
 
 ``exact`` mode adds the post-draw calibration steps; ``sampled`` mode is the same
-data-generating process without them. Then, across groups, exact mode aims at the Total
-columns of Tables 4-6/4-7 (:func:`data_synth.ips.calibrate_mi_totals`) and calibrates the
-pooled impacts (:mod:`~data_synth.pooled`), and recruits are numbered in order of
-randomisation.
+data-generating process without them. Before the draws, exact mode places the derived
+primary-outcome means inside their rounding so that chapter 3's totals print (§3.3.3's
+numbers in work, Table 3-10's Total EQ5D5L: :mod:`~data_synth.outcomes`). After the groups'
+stages, it aims at the Total columns of Tables 4-6/4-7
+(:func:`data_synth.ips.calibrate_mi_totals`) and calibrates the pooled impacts
+(:mod:`~data_synth.pooled`), and recruits are numbered in order of randomisation.
 
 The groups' stages from the weighted respondent columns to the outcomes are independent of
 one another, and so are most outcomes of the pooled stage: they run in worker processes
@@ -44,7 +46,7 @@ from . import workers
 from .errors import TargetError
 from .ips import calibrate_mi_totals, draw_ips, zero_bin_shift
 from .items import draw_item_missing
-from .outcomes import aim_in_work_counts, draw_admin, draw_outcomes
+from .outcomes import aim_chapter3_total, aim_in_work_counts, draw_admin, draw_outcomes
 from .pooled import calibrate_pooled_estimates, resolve_pooled_means
 from .population import draw_group
 from .response import RESPONSE_EFFECTS, draw_response, linear_index
@@ -114,6 +116,7 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
     if exact:  # group means chosen inside their rounding so the pooled tables hold too
         t_out, _ = resolve_pooled_means(t)
         t_out = aim_in_work_counts(t_out)  # chapter 3's numbers in paid work (§3.3.3)
+        t_out = aim_chapter3_total(t_out)  # Table 3-10's Total EQ5D5L mean, pooling the groups'
     frames, truth_groups = [], {}
     for gi, g in enumerate(t.groups):
         pop = draw_group(t, g, _rng(seed, "population", gi), exact)

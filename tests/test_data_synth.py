@@ -320,6 +320,45 @@ def test_paid_work_aim_leaves_unreachable_counts_alone():
     assert t.raw["primary_outcomes"]["SCR_IW"]["paid_work"][0] != 0.81  # the others still aimed
 
 
+def test_table_3_10_total_eq5d_prints_with_every_group(exact_trial):
+    """Table 3-10: the groups' mean EQ5D5L (0.58, 0.57, 0.57) and the Total's (0.58) all print
+    from the respondents; the derived arm means' middles pool to 0.5729, so the Total needs
+    the groups moved up inside their rounding (outcomes.aim_chapter3_total), the impacts kept."""
+    ch3 = TARGETS.raw["chapter3"]["eq5d_mean_4m"]
+    resp = exact_trial.data[exact_trial.data[vocab.RESPONDED] == 1]
+    for g in TARGETS.groups:
+        assert round(resp.loc[resp[vocab.GROUP] == g, "eq5d"].mean(), 2) == ch3[g], g
+    assert round(resp["eq5d"].mean(), 2) == ch3["Total"]
+
+
+def test_chapter3_total_aim_moves_arms_together_and_leaves_out_of_reach_alone():
+    from data_synth.outcomes import TOTAL_ROOM, aim_chapter3_total
+    from data_synth.pooled import resolve_pooled_means
+
+    t, _ = resolve_pooled_means(TARGETS)
+    before = {g: list(t.raw["primary_outcomes"][g]["eq5d"]) for g in t.groups}
+    aim_chapter3_total(t)
+    for g in t.groups:
+        (c0, t0), (c1, t1) = before[g][:2], t.raw["primary_outcomes"][g]["eq5d"][:2]
+        assert c1 - c0 == pytest.approx(t1 - t0) and 0 < c1 - c0 <= TOTAL_ROOM * 0.005 + 1e-12, g
+    t, _ = resolve_pooled_means(TARGETS)
+    t.raw["chapter3"]["eq5d_mean_4m"]["Total"] = 0.60  # above what any mean inside the groups' rounding pools to
+    before = {g: list(t.raw["primary_outcomes"][g]["eq5d"]) for g in t.groups}
+    aim_chapter3_total(t)
+    assert all(t.raw["primary_outcomes"][g]["eq5d"] == before[g] for g in t.groups)
+    del t.raw["chapter3"]["eq5d_mean_4m"]["Total"]  # no Total: nothing to aim at
+    assert aim_chapter3_total(t) is t and all(t.raw["primary_outcomes"][g]["eq5d"] == before[g] for g in t.groups)
+
+
+def test_chapter3_total_is_the_scorecards_published_cell():
+    """Table 3-10's Total lives in the targets file (aimed at) and in published_extra.yaml
+    (compared against); the two must not drift apart."""
+    from hlt_replicate.scorecard import load_extra
+
+    cells = {c["id"]: c for c in load_extra()["cells"]}
+    assert TARGETS.raw["chapter3"]["eq5d_mean_4m"]["Total"] == cells["ch3.t3_10.total_mean"]["value"]
+
+
 # --- baseline item non-response (data_synth.items) ------------------------------------------
 def test_item_missing_counts_and_true_values(exact_trial):
     """The tables' "Base" ranges: qualification is missing for exactly the counts the targets
