@@ -100,7 +100,8 @@ def generate_trial(targets: str | Path | Targets | None = None, *, seed: int = 0
     workers start at once), in exact mode and for sampled trials of ``--scale`` 20 or
     more, one per trial group for the groups' stages (given two CPUs or more) and one per
     CPU for the pooled stage, at most 3 (:func:`data_synth.workers.resolve_jobs`); 1
-    otherwise. The output does not depend on it.
+    otherwise, and in a process running other threads (a Jupyter kernel: forking it can
+    deadlock a worker). The output does not depend on it.
     """
     if mode not in MODES:
         raise ValueError(f"mode={mode!r} is not one of {MODES}")

@@ -7,6 +7,16 @@ inherit the function and its tasks, so only a task's position goes through the p
 result comes back pickled). Elsewhere (``spawn``) the function must be importable and the
 tasks picklable; they are sent to the workers.
 
+Forking a process in which other threads run can deadlock the child (a lock another thread
+holds at the fork stays held in the child; Python 3.12 warns about it, and 3.14 no longer
+forks by default), and a Jupyter kernel runs several (heartbeat, I/O, control). So by default
+(``jobs=None``) such a process does the work itself: a kernel's first exact trial takes about
+5 s instead of 3 s, and :func:`hlt_replicate.teaching.load_trial` keeps it on disk for the
+other notebooks. A fork server or spawned workers would avoid the fork, but they re-import
+the caller's ``__main__`` (a script without an ``if __name__ == "__main__"`` guard would run
+again in every worker) and start by importing the generator anew (1-2 s). Asked for
+(``jobs=2``), workers are forked all the same.
+
 Every piece draws from its own random stream or none, so the output does not depend on the
 number of workers; the tests check that it is the same byte for byte.
 """
@@ -14,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Callable, Sequence
 
 FORK = sys.platform.startswith("linux")
@@ -31,7 +42,7 @@ DEFAULT_MAX_JOBS = 3
 def resolve_jobs(jobs: int | None, big: bool, alike: int | None = None) -> int:
     """The number of workers: ``jobs`` itself, or for ``None`` one per CPU (at most
     :data:`DEFAULT_MAX_JOBS`) when the work is ``big`` enough to pay for starting workers
-    and the platform forks them (Linux), else 1.
+    and the platform forks them (Linux) and no other thread runs in this process, else 1.
 
     ``alike``: the work is that many tasks of about the same size (the trial groups). With
     at least two CPUs and at most :data:`DEFAULT_MAX_JOBS` such tasks, each gets a worker:
@@ -40,7 +51,7 @@ def resolve_jobs(jobs: int | None, big: bool, alike: int | None = None) -> int:
     22 s instead of 27 s; measured, ``benchmarks/bench_generate.py``)."""
     if jobs is not None:
         return int(jobs)
-    if not (big and FORK):
+    if not (big and FORK) or threading.active_count() > 1:  # threads here: no fork (module docstring)
         return 1
     cpus = os.cpu_count() or 1
     if alike is not None and cpus >= 2 and alike <= DEFAULT_MAX_JOBS:

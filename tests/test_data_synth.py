@@ -71,7 +71,7 @@ def test_inconsistencies_are_listed_not_targeted(exact_report):
 
 def test_same_seed_same_bytes(tmp_path, exact_trial):
     """Same seed, same files, whether the trial groups and the pooled stage's outcomes ran
-    in worker processes (the fixture: ``jobs=None``, one per CPU on Linux) or in this one."""
+    in worker processes (the fixture: ``jobs=3``) or in this one."""
     a = write_trial(exact_trial, tmp_path / "a")
     b = write_trial(data_synth.generate_trial(seed=0, jobs=1), tmp_path / "b")
     for key in ("recruits", "truth", "manifest"):

@@ -42,7 +42,13 @@ def test_an_error_in_a_worker_is_raised_here():
         workers.run(work, [1, 2, 3], jobs=2)
 
 
-def test_resolve_jobs():
+@pytest.fixture
+def single_threaded(monkeypatch):
+    """As if no other thread ran in this process (the test runner may start some)."""
+    monkeypatch.setattr(workers.threading, "active_count", lambda: 1)
+
+
+def test_resolve_jobs(single_threaded):
     assert workers.resolve_jobs(3, big=False) == 3
     assert workers.resolve_jobs(None, big=False) == 1
     expected = min(os.cpu_count() or 1, workers.DEFAULT_MAX_JOBS) if sys.platform.startswith("linux") else 1
@@ -50,7 +56,7 @@ def test_resolve_jobs():
     assert workers.resolve_jobs(2, big=True, alike=3) == 2  # asked for: as asked
 
 
-def test_resolve_jobs_gives_alike_tasks_a_worker_each(monkeypatch):
+def test_resolve_jobs_gives_alike_tasks_a_worker_each(monkeypatch, single_threaded):
     monkeypatch.setattr(workers, "FORK", True)
     for cpus, alike, expected in ((2, 3, 3), (1, 3, 1), (8, 3, 3), (2, 2, 2), (2, 5, 2), (8, 5, 3)):
         monkeypatch.setattr(workers.os, "cpu_count", lambda: cpus)
@@ -58,6 +64,19 @@ def test_resolve_jobs_gives_alike_tasks_a_worker_each(monkeypatch):
     assert workers.resolve_jobs(None, big=False, alike=3) == 1
     monkeypatch.setattr(workers, "FORK", False)
     assert workers.resolve_jobs(None, big=True, alike=3) == 1
+
+
+def test_no_worker_is_forked_by_default_where_other_threads_run(monkeypatch):
+    """A Jupyter kernel runs threads; forking it can deadlock the child (module docstring),
+    so by default the work stays in the process; asked for, workers are still forked."""
+    monkeypatch.setattr(workers, "FORK", True)
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(workers.threading, "active_count", lambda: 4)
+    assert workers.resolve_jobs(None, big=True, alike=3) == 1
+    assert workers.resolve_jobs(None, big=True) == 1
+    assert workers.resolve_jobs(3, big=True, alike=3) == 3
+    monkeypatch.setattr(workers.threading, "active_count", lambda: 1)
+    assert workers.resolve_jobs(None, big=True, alike=3) == 3
 
 
 def test_pooled_chains_cover_every_outcome_once_with_coupled_ones_together():
