@@ -165,14 +165,14 @@ def aim_chapter3_total(t: Targets, measure: str = "eq5d", key: str = "eq5d_mean_
     if abs(pooled(0.0) - total) <= half * 0.6 or np.any(lo > hi):
         return t
     aim = total - 0.6 * half if pooled(0.0) < total else total + 0.6 * half
-    a, b_ = (0.0, 2 * half) if aim > pooled(0.0) else (-2 * half, 0.0)
-    for _ in range(60):  # the pool is monotone in the common shift
-        mid = (a + b_) / 2
-        a, b_ = (mid, b_) if (pooled(mid) < aim) == (aim > pooled(0.0)) else (a, mid)
-    shift = np.clip((a + b_) / 2, lo, hi)
-    if abs(pooled((a + b_) / 2) - total) > half * 0.9:  # out of reach: leave the groups where they were
+    below, above = -2 * half, 2 * half  # bisection: the pool increases with the common shift
+    for _ in range(60):
+        mid = (below + above) / 2
+        below, above = (mid, above) if pooled(mid) < aim else (below, mid)
+    common = (below + above) / 2
+    if abs(pooled(common) - total) > half * 0.9:  # out of reach: leave the groups where they were
         return t
-    for row, s in zip(rows, shift):
+    for row, s in zip(rows, np.clip(common, lo, hi)):
         row[0], row[1] = row[0] + float(s), row[1] + float(s)
     return t
 

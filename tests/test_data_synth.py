@@ -341,6 +341,15 @@ def test_chapter3_total_aim_moves_arms_together_and_leaves_out_of_reach_alone():
     for g in t.groups:
         (c0, t0), (c1, t1) = before[g][:2], t.raw["primary_outcomes"][g]["eq5d"][:2]
         assert c1 - c0 == pytest.approx(t1 - t0) and 0 < c1 - c0 <= TOTAL_ROOM * 0.005 + 1e-12, g
+    t, _ = resolve_pooled_means(TARGETS)  # downwards: groups high in their rounding, a Total of 0.57
+    for g in t.groups:
+        t.raw["primary_outcomes"][g]["eq5d"][:2] = [v + 0.004 for v in t.raw["primary_outcomes"][g]["eq5d"][:2]]
+    t.raw["chapter3"]["eq5d_mean_4m"]["Total"] = 0.57
+    before = {g: list(t.raw["primary_outcomes"][g]["eq5d"]) for g in t.groups}
+    aim_chapter3_total(t)
+    for g in t.groups:
+        (c0, t0), (c1, t1) = before[g][:2], t.raw["primary_outcomes"][g]["eq5d"][:2]
+        assert c1 - c0 == pytest.approx(t1 - t0) and -TOTAL_ROOM * 0.005 - 1e-12 <= c1 - c0 < 0, g
     t, _ = resolve_pooled_means(TARGETS)
     t.raw["chapter3"]["eq5d_mean_4m"]["Total"] = 0.60  # above what any mean inside the groups' rounding pools to
     before = {g: list(t.raw["primary_outcomes"][g]["eq5d"]) for g in t.groups}
