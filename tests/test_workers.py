@@ -12,9 +12,13 @@ from data_synth.pooled import COUPLED, _chains
 from hlt_replicate import vocab
 
 linux = pytest.mark.skipif(not workers.FORK, reason="workers are forked (and inherit closures) on Linux only")
+#: these tests ask for forked workers on purpose; the test runner may have started (idle)
+#: threads by then, which Python >= 3.12 warns about (data_synth/workers.py docstring)
+forks_here = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 
 
 @linux
+@forks_here
 def test_run_returns_results_in_task_order_from_other_processes():
     offset = 10  # a closure: forked workers inherit it
 
@@ -32,6 +36,7 @@ def test_one_job_runs_in_this_process():
 
 
 @linux
+@forks_here
 def test_an_error_in_a_worker_is_raised_here():
     def work(x):
         if x == 2:
