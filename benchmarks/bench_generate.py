@@ -3,8 +3,9 @@
 Aims on the 2-core reference machine: 9,785 recruits in <= 2 s; ``--scale 100`` (~1 M rows)
 in <= 60 s and <= 4 GB. Each configuration runs in a fresh subprocess; times exclude
 interpreter start-up and imports. Peak memory is that of the whole process tree (the trial
-groups' stages run in forked workers, ``jobs``): the largest sum, sampled every 250 ms, of
-the proportional set sizes (shared pages split between the processes sharing them) of the
+groups' stages run in forked workers, ``jobs``): the largest sum, sampled every 250 ms from
+the parent (a sampling thread inside would stop generate() from forking), of the
+proportional set sizes (shared pages split between the processes sharing them) of the
 process and its workers, and at least the process's own peak resident size. The exact
 9,785-recruit configuration also runs with ``jobs=1``; the table's last column gives each
 configuration's time as a ratio of that run's (same run, same machine). Prints a table.
@@ -20,53 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import time
 
 CHILD = r"""
-import collections, json, os, resource, sys, threading, time
+import collections, json, resource, sys, time
 import data_synth
 from data_synth import generator as G
 
-def self_peak_mb():
+def peak_mb():  # this process's own peak resident size; the parent samples its workers too
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-def _mb(pid):
-    # proportional set size (resident size where smaps_rollup is missing), MB
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
-    except (OSError, StopIteration):
-        return 0.0
-
-def _children(pid):
-    kids = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        kids.append(int(name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return kids
-
-tree = {"peak": 0.0, "stop": False}
-def sample():
-    me = os.getpid()
-    while not tree["stop"]:
-        tree["peak"] = max(tree["peak"], _mb(me) + sum(_mb(k) for k in _children(me)))
-        time.sleep(0.25)
-
-def peak_mb():
-    return max(self_peak_mb(), tree["peak"])
 
 # the stage functions generate_trial calls by name (those present in this version)
 STAGES = ["draw_group", "draw_response", "calibrate_weighted_sample", "ipw_weights",
@@ -86,8 +52,6 @@ def timed(name, f):
 
 scale, mode, stages = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
 jobs = None if sys.argv[4] == "default" else int(sys.argv[4])
-if os.path.isdir("/proc"):
-    threading.Thread(target=sample, daemon=True).start()
 if stages:
     for name in STAGES:
         if hasattr(G, name):
@@ -95,7 +59,6 @@ if stages:
 t0 = time.perf_counter()
 d = data_synth.generate(seed=0, mode=mode, scale=scale, jobs=1 if stages else jobs)
 dt = time.perf_counter() - t0
-tree["stop"] = True
 print(json.dumps({"rows": len(d), "seconds": dt, "peak_mb": peak_mb(),
                   "stages": [(s, cpu[s], peak[s]) for s in STAGES if s in peak]}))
 """
@@ -106,11 +69,52 @@ CONFIGS = [(1, "exact", "default", 2.0, None), (1, "exact", "1", 2.0, None), (1,
 REFERENCE = (1, "exact", "1")  # the ratio column's denominator
 
 
+def _mb(pid: int) -> float:
+    """Proportional set size of a process (resident size where smaps_rollup is missing), MB."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
 def run(scale: int, mode: str, stages: bool, jobs: str = "default") -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(scale), mode, "1" if stages else "0", jobs], capture_output=True, text=True)
-    if out.returncode != 0:
-        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1][:60]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """One configuration in a fresh subprocess. Its process tree's memory is sampled from
+    here: a sampling thread inside it would make it a process running threads, which
+    generate() by default does not fork (data_synth.workers), and time the wrong thing."""
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(scale), mode, "1" if stages else "0", jobs],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tree = 0.0
+    if os.path.isdir("/proc"):
+        while proc.poll() is None:
+            tree = max(tree, _mb(proc.pid) + sum(_mb(k) for k in _children(proc.pid)))
+            time.sleep(0.25)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        return {"error": (stderr.strip().splitlines() or ["?"])[-1][:60]}
+    out = json.loads(stdout.strip().splitlines()[-1])
+    out["peak_mb"] = max(out["peak_mb"], tree)
+    return out
 
 
 def table(head: tuple, rows: list[tuple]) -> str:
