@@ -13,7 +13,9 @@ swaps response status between a respondent and a non-respondent *of the same arm
 keeps every count of Table 4-1 and leaves the randomised population untouched — choosing the
 swaps that bring the weighted means, computed with the kit's own survey weights
 (:func:`hlt_replicate.weighting.ipw_weights`: a logit of response on the baseline
-characteristics and arm within the trial group), to the printed values.
+characteristics and arm within the trial group, each arm's weights scaled to its randomised
+count), to the printed values. With that scaling a sample column is the two arm columns
+averaged in the randomised split (where nothing is missing), as the printed ones are.
 
 Because every characteristic is in the response model, the weights largely undo a swap's
 effect on the margins; what moves a weighted margin is *who within a cell* responds (a
@@ -260,6 +262,7 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     u = Ou.shape[1]
     M = _moments(X, Ou, T)
     movable = ~spec.frozen
+    n_arm = np.array([np.sum(~T), np.sum(T)], float)  # randomised, by arm (trades keep them)
     pool0 = pool
     cap, last_loss, use_lp = max(20, len(grp) // 25), None, True
     blocks, best, block_rounds, done = False, None, 0, False
@@ -295,7 +298,11 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
         tot = (v * R) @ M
         W0, W1 = tot[2 * K:2 * K + u][o_map], tot[2 * K + u:][o_map]  # each column's observed weight, by arm
         C, Tr = tot[:K] / W0, tot[K:2 * K] / W1
-        S = (tot[:K] + tot[K:2 * K]) / (W0 + W1)
+        # the sample column: ipw_weights scales each arm's weights to the arm's randomised
+        # count (a), so the arms count by a x their observed weight (pi)
+        a = n_arm / np.array([v[R & ~T].sum(), v[R & T].sum()])
+        pi0 = a[0] * W0 / (a[0] * W0 + a[1] * W1)
+        S = pi0 * C + (1 - pi0) * Tr
         # difference targets as rows of L applied to (T - C) means
         L = np.zeros((len(spec.diff_col), K))
         L[np.arange(len(spec.diff_col)), spec.diff_col] = 1.0
@@ -365,7 +372,7 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
             dC = (G[:, :K] - C * G0) / W0
             dT = (G[:, K:2 * K] - Tr * G1) / W1
             c = spec.lev_col[spec.lev_arm == 2]  # the sample column: only where a level is aimed at
-            dS = (G[:, c] + G[:, K + c] - S[c] * (G0[:, c] + G1[:, c])) / (W0[c] + W1[c])
+            dS = pi0[c] * dC[:, c] + (1 - pi0[c]) * dT[:, c]  # the arms' shares held (exact when nothing is missing)
             lev = _by_arm(spec, dC, dT, dS)
             arm = np.stack([~T[idx], T[idx], np.ones(len(idx), bool)])[spec.cnt_arm].T
             cnt = X[np.ix_(idx, spec.cnt_col)] * arm
@@ -380,7 +387,8 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
             sgn = np.where(T[idx], -1.0, 1.0)[:, None]  # +1: control -> treatment
             dT = sgn * (xv - Tr * ov) / W1
             dC = -sgn * (xv - C * ov) / W0
-            lev = _by_arm(spec, dC, dT, 0.0)  # the sample column holds
+            c = spec.lev_col[spec.lev_arm == 2]  # trades come in pairs, one each way: the arms' counts hold
+            lev = _by_arm(spec, dC, dT, pi0[c] * dC[:, c] + (1 - pi0[c]) * dT[:, c])
             cnt = X[np.ix_(idx, spec.cnt_col)] * sgn * np.array([-1.0, 1.0, 0.0])[spec.cnt_arm]
             return np.column_stack([lev, (dT - dC) @ L[:len(spec.diff_col)].T, cnt, (dT - dC) @ L[len(spec.diff_col):].T]) / tol
 

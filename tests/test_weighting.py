@@ -48,6 +48,29 @@ def test_ipw_weights_mean_one_per_group_nan_for_nonrespondents(trial):
     np.testing.assert_allclose(w[resp].groupby(trial.loc[resp, vocab.GROUP]).mean(), 1.0)
 
 
+def test_ipw_weights_keep_the_randomised_split_between_arms(trial):
+    """Default ``normalise="arm"``: within each group the arms' weight totals stand as the
+    randomised counts do; within an arm the weights are proportional to 1 / p, as with
+    ``"group"``, which scales by group alone (and so lets the arms' totals drift)."""
+    p = wt.response_propensity(trial)
+    resp = trial[vocab.RESPONDED] == 1
+    plain = wt.ipw_weights(trial, normalise="group")
+    np.testing.assert_allclose(plain[resp].groupby(trial.loc[resp, vocab.GROUP]).mean(), 1.0)
+    drift = 0.0
+    for (g, arm), part in trial.groupby([vocab.GROUP, vocab.TREAT]):
+        r = part.index[part[vocab.RESPONDED] == 1]
+        grp = trial[trial[vocab.GROUP] == g]
+        g_resp = grp[vocab.RESPONDED] == 1
+        share = trial.loc[r, vocab.WEIGHT].sum() / trial.loc[g_resp[g_resp].index, vocab.WEIGHT].sum()
+        assert share == pytest.approx(len(part) / len(grp), rel=1e-12), (g, arm)
+        ratio = trial.loc[r, vocab.WEIGHT] * p.loc[r]
+        np.testing.assert_allclose(ratio, ratio.iloc[0], rtol=1e-12)  # w proportional to 1 / p within the arm
+        drift = max(drift, abs(plain[r].sum() / plain[g_resp[g_resp].index].sum() - len(part) / len(grp)))
+    assert drift > 1e-4  # the two conventions differ
+    with pytest.raises(InputError, match="normalise"):
+        wt.ipw_weights(trial, normalise="cell")
+
+
 def test_response_model_errors(trial):
     bad = trial.copy()
     bad.loc[bad[vocab.GROUP] == "SCR_IW", vocab.RESPONDED] = 1

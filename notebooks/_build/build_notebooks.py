@@ -545,12 +545,15 @@ def nb02() -> list:
 
         If response depended only on characteristics recorded at randomisation, we could model it and reweight. The
         standard model is a logistic regression of `responded` on baseline characteristics and the arm, fitted separately
-        in each trial group. Each respondent's weight is then 1 / (estimated probability of responding), normalised to
-        mean 1 within the group. Respondents who resemble many non-respondents count for more.
+        in each trial group. Each respondent's weight is then 1 / (estimated probability of responding). Respondents who
+        resemble many non-respondents count for more. The kit then scales each arm's weights so that the two arms keep
+        the split of the randomised recruits (about 50:50), and the weights have mean 1 within the group. The report's
+        weighted "sample" columns imply that step: each one lies between its control and treatment columns at the point
+        the randomised split puts it (`normalise="group"` skips it).
         """),
         code("""
         p_hat = wt.response_propensity(data)          # logit on SAP controls + work history + arm, per group
-        w_ipw = wt.ipw_weights(data)                   # 1 / p_hat for respondents, mean 1 per group
+        w_ipw = wt.ipw_weights(data)                   # 1 / p_hat, arms kept at their randomised split, mean 1 per group
         print("same as the weights load_trial attaches:", np.allclose(w_ipw.dropna(), data.weight.dropna()))
         data.assign(p_hat=p_hat).groupby(["group", "treat", "responded"])["p_hat"].mean().unstack().round(3)
         """),
