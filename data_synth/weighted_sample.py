@@ -279,7 +279,8 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
         """The joint tests' phase ended with one unmet: start it again (at most
         ``block_retries`` times) from the state it began in, with fresh random candidates.
         Seeds 0-23: 241 of 264 joint p-values with no restart and the old rule (every
-        level kept), 253 with one restart, 260 with three."""
+        level kept), 253 with one restart, 260 with three; 259 with three once the survey
+        weights kept the randomised split between the arms (the sample columns' algebra)."""
         nonlocal retries, block_rounds, since_best, pool, use_lp, last_loss
         if retries >= block_retries or (best is not None and best[3] == 0):
             return False
