@@ -595,8 +595,18 @@ def _fmt(v, decimals: int, extra: int = 0) -> str:
     return str(q.copy_abs() if q == 0 else q)  # no "-0.00"
 
 
-def _reason(c: dict) -> str:
-    """Why a cell is not (yet) reproduced exactly: the group the lead calibrates next."""
+def _untargeted(targets=None) -> dict[str, str]:
+    """id -> the targets file's ``untargeted`` entry that lists it (entries marked ``aimed``
+    excepted: the generator aims at those, best effort)."""
+    t = load_targets(targets)
+    return {cell: e["id"] for e in t.raw.get("untargeted") or [] if not e.get("aimed") for cell in e.get("cells") or []}
+
+
+def _reason(c: dict, untargeted: dict[str, str] | None = None) -> str:
+    """Why a cell is not (yet) reproduced exactly: the group the lead calibrates next, or
+    the targets file's ``untargeted`` entry that says why the kit does not aim at it."""
+    if untargeted and c["id"] in untargeted:
+        return f"untargeted: not produced under the kit's documented assumptions (targets file, {untargeted[c['id']]})"
     sec, stat = c["section"], str(c["statistic"])
     if sec == "baseline_characteristics":
         if stat == "p_value":
@@ -718,6 +728,7 @@ def build_scorecard(
     keep = [not (s == "blog_12m" and i not in excl) for s, i in zip(cells["section"], cells["id"])]
     cells = cells[keep].reset_index(drop=True)
     rep = Reproducer(data, reps=reps, seed=seed, stars=stars, targets=targets, progress=progress)
+    untargeted = _untargeted(targets)
     out = []
     for c in cells.to_dict("records"):
         c = {k: (None if not isinstance(v, (str, dict, list, tuple)) and v is not None and pd.isna(v) else v) for k, v in c.items()}
@@ -737,10 +748,10 @@ def build_scorecard(
             "source": c["source"], "table": c["table"], "row": c["row"], "group": c["group"] or "",
             "arm": c["arm"] or "", "statistic": c["statistic"], "published": pub_txt, "reproduced": rep_txt,
             "decimals": int(c["decimals"]), "status": status,
-            "note": note if status in ("published-inconsistent",) else (f"{_reason(c)}; {note}" if status != "match" else note),
+            "note": note if status in ("published-inconsistent",) else (f"{_reason(c, untargeted)}; {note}" if status != "match" else note),
             "id": c["id"], "doc": c["doc"], "line": c["line"], "section": c["section"],
             "value": value if not isinstance(value, str) else np.nan, "target": bool(c["target"]),
-            "reason": _reason(c) if status in ("close", "miss") else "",
+            "reason": _reason(c, untargeted) if status in ("close", "miss") else "",
         })
     card = pd.DataFrame(out)
     card.attrs.update(reps=reps, seed=seed, stars=stars)

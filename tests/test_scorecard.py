@@ -205,6 +205,20 @@ def test_match_rate_and_summaries(card):
     assert mb["close"].sum() + mb["miss"].sum() == mr["close"] + mr["miss"]
 
 
+def test_untargeted_cells_name_their_entry_as_the_reason(card):
+    """A close or missed cell the targets file lists as untargeted says so, with the
+    entry that explains it, instead of the group the generator aims at."""
+    from data_synth import load_targets
+
+    entry = {c: e["id"] for e in load_targets().raw["untargeted"] if not e.get("aimed") for c in e["cells"]}
+    out = card[card.status.isin(["close", "miss"])]
+    listed = out[out.id.isin(list(entry))]
+    assert len(listed)  # seed 0: SCR IW's and WMCA's age p-values, among others
+    for row in listed.itertuples():
+        assert row.reason.startswith("untargeted") and entry[row.id] in row.reason, row.id
+    assert not out[~out.id.isin(list(entry))].reason.str.startswith("untargeted").any()
+
+
 def test_scorecard_is_reproducible(card, exact_trial):
     again = build_scorecard(exact_trial.data, reps=REPS, seed=0)
     assert again[list(COLUMNS)].equals(card[list(COLUMNS)])
