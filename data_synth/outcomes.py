@@ -24,7 +24,7 @@ from hlt_replicate import vocab
 from hlt_replicate.impact import build_design
 
 from . import calibrate as cal
-from .pooled import group_se_band
+from .pooled import arm_bases, group_se_band
 from .population import per_level
 from .stars import se_band
 from .targets import Targets
@@ -139,7 +139,7 @@ def aim_chapter3_total(t: Targets, measure: str = "eq5d", key: str = "eq5d_mean_
     its rounding (an edited targets file), nothing moves. The Total is the unweighted mean
     over the respondents with the measure recorded (the scorecard's reading of Table 3-10),
     so groups count by their bases (``primary_outcomes``' base, split by arm as
-    :func:`_observed_mask` splits it). Mutates and returns ``t`` (a resolved copy)."""
+    :func:`_observed_mask` splits it: :func:`data_synth.pooled.arm_bases`). Mutates and returns ``t`` (a resolved copy)."""
     spec = (t.raw.get("chapter3") or {}).get(key) or {}
     total = spec.get("Total")
     groups = [g for g in t.groups if g in spec and measure in t.raw["primary_outcomes"].get(g, {})]
@@ -151,10 +151,9 @@ def aim_chapter3_total(t: Targets, measure: str = "eq5d", key: str = "eq5d_mean_
         return t
     base, mean, lo, hi = [], [], [], []
     for g, row in zip(groups, rows):
-        r = t.respondents(g)
-        b = int(row[4])
-        n_t = int(round(b * r[1] / (r[0] + r[1])))
-        m = ((b - n_t) * row[0] + n_t * row[1]) / b
+        n = arm_bases(t, g, measure)
+        b = n[0] + n[1]
+        m = (n[0] * row[0] + n[1] * row[1]) / b
         room = TOTAL_ROOM * half
         base.append(b)
         mean.append(m)
