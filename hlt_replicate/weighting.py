@@ -7,7 +7,8 @@ builds them in the standard steps (Valliant, Dever & Kreuter 2018, *Practical To
 Designing and Weighting Survey Samples*, ch. 13-14):
 
 1. :func:`response_propensity` — a logistic regression of responding on baseline
-   characteristics and arm, separately within each trial group;
+   characteristics and arm, separately within each trial group (the first intake period
+   pooled with the second: :data:`RESPONSE_POOLED_LEVELS`);
 2. :func:`ipw_weights` — the inverse of it for each respondent, each arm scaled to its
    randomised share of the group (which the report's weighted sample columns imply), then
    normalised to mean 1;
@@ -51,6 +52,40 @@ from .impact import _control_matrix, select_group
 #: Tables 4-2..4-4 plus work history, §3.3.1); the arm is always added.
 RESPONSE_COVARIATES: tuple[str, ...] = (*vocab.SAP_CONTROLS, "work_history")
 
+#: Levels the default response model pools with another (``{covariate: {level: into}}``).
+#: The first intake period (May-Jun 2018) shares the second's indicator. It holds 4 % of
+#: each group's recruits, and the report's weighted columns leave a quarter to a half of it
+#: out in every group (Table 4-2 line 2544: 0.04 in the population, 0.03 in the weighted
+#: sample; Table 4-3 line 2593: 0.04 and 0.02; Table 4-4 line 2645: 0.04 and 0.03), which
+#: weights from a model with its own indicator cannot do: they bring a level's weighted
+#: share back near its population share. Pooling a sparse level (about 50 respondents per
+#: group) is also the usual guard against unstable weights. ``pooled={}`` gives every
+#: level its own indicator.
+RESPONSE_POOLED_LEVELS: Mapping[str, Mapping[str, str]] = {"cohort": {"May 2018-Jun 2018": "Jul 2018-Sep 2018"}}
+
+
+def pooled_covariates(data: pd.DataFrame, covariates: Sequence[str],
+                      pooled: Mapping[str, Mapping[str, str]] = RESPONSE_POOLED_LEVELS) -> pd.DataFrame:
+    """The ``covariates`` columns of ``data`` with the levels in ``pooled`` recoded to the
+    level they join (:data:`RESPONSE_POOLED_LEVELS`): the response model's view of the data.
+    A pooled covariate that is not among ``covariates`` is ignored; a level that is not one
+    of the covariate's levels (:data:`hlt_replicate.vocab.CATEGORICAL_BASELINE`) raises."""
+    require_columns(data, covariates)
+    out = {}
+    for c in covariates:
+        col = data[c]
+        if c in pooled:
+            levels = vocab.CATEGORICAL_BASELINE.get(c)
+            if levels is None:
+                raise InputError(f"pooled: {c!r} is not a categorical covariate; pooling applies to "
+                                 f"{sorted(vocab.CATEGORICAL_BASELINE)}")
+            unknown = sorted({lv for pair in pooled[c].items() for lv in pair} - set(levels))
+            if unknown:
+                raise InputError(f"pooled[{c!r}]: {unknown} are not levels of {c!r}; expected among {list(levels)}")
+            col = col.replace(dict(pooled[c]))
+        out[c] = col
+    return pd.DataFrame(out, index=data.index)
+
 
 def logit_fit(X: np.ndarray, y: np.ndarray, max_iter: int = 50, tol: float = 1e-10) -> np.ndarray:
     """Maximum-likelihood logistic regression by Newton–Raphson (IRLS); returns coefficients.
@@ -85,20 +120,24 @@ def response_propensity(
     treat: str = vocab.TREAT,
     by: str | None = vocab.GROUP,
     missing: str = "indicator",
+    pooled: Mapping[str, Mapping[str, str]] = RESPONSE_POOLED_LEVELS,
 ) -> pd.Series:
     """Estimated probability of responding, from a logit on ``covariates`` and arm fitted
     separately within each level of ``by`` (the trial group). A covariate with missing
     values gets a dummy for them (``missing="indicator"``, as the impact regressions:
-    :func:`hlt_replicate.impact.build_design`) or raises (``"error"``)."""
+    :func:`hlt_replicate.impact.build_design`) or raises (``"error"``). ``pooled``: levels
+    that share another's indicator (:data:`RESPONSE_POOLED_LEVELS`: the first intake
+    period with the second; ``{}`` for none)."""
     require_frame(data)
     require_choice(missing, ("indicator", "error"), "missing")
     require_columns(data, [responded, treat, *covariates] + ([by] if by else []))
     r = require_binary(data[responded], responded)
     out = np.full(len(data), np.nan)
     t = np.asarray(data[treat], float)
+    design = pooled_covariates(data, covariates, pooled)
     for key, rows in _group_rows(data, by):
         n = int(rows.sum()) if isinstance(rows, np.ndarray) else len(data)
-        Xc, _ = _control_matrix(data, covariates, rows, n, missing)
+        Xc, _ = _control_matrix(design, covariates, rows, n, missing)
         X = np.column_stack([np.ones(n), t[rows], Xc])
         rr = r[rows]
         if rr.min() == rr.max():
@@ -127,9 +166,10 @@ def ipw_weights(
     by: str | None = vocab.GROUP,
     missing: str = "indicator",
     normalise: str = "arm",
+    pooled: Mapping[str, Mapping[str, str]] = RESPONSE_POOLED_LEVELS,
 ) -> pd.Series:
     """Inverse-probability-of-response weights, mean 1 among each group's respondents;
-    ``NaN`` for non-respondents. ``missing`` as :func:`response_propensity`.
+    ``NaN`` for non-respondents. ``missing`` and ``pooled`` as :func:`response_propensity`.
 
     ``normalise="arm"`` (default) first scales each arm's weights within the group to the
     arm's randomised count, so the weighted respondents keep the randomisation's split
@@ -140,7 +180,7 @@ def ipw_weights(
     propensities miss by up to 0.007. Means within an arm, and the weighted balance tests,
     are the same either way. ``"group"``: the inverse propensities scaled within the group only."""
     require_choice(normalise, ("arm", "group"), "normalise")
-    p = response_propensity(data, covariates, responded=responded, treat=treat, by=by, missing=missing)
+    p = response_propensity(data, covariates, responded=responded, treat=treat, by=by, missing=missing, pooled=pooled)
     resp = np.asarray(data[responded], float) == 1
     w = pd.Series(np.where(resp, 1 / p, np.nan), index=data.index, name=vocab.WEIGHT)
     keys = data[by] if by else pd.Series(0, index=data.index)

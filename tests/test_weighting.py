@@ -32,13 +32,32 @@ def test_logit_fit_matches_statsmodels_logit():
     np.testing.assert_allclose(wt.logit_fit(X, y), ref.params, rtol=1e-8)
 
 
-def test_response_propensity_is_a_logit_within_each_group(trial):
-    p = wt.response_propensity(trial)
+@pytest.mark.parametrize("pooled", [None, {}])
+def test_response_propensity_is_a_logit_within_each_group(trial, pooled):
+    """statsmodels' Logit on the same design: by default the first intake period recoded
+    to the second (RESPONSE_POOLED_LEVELS), with ``pooled={}`` every level its own."""
+    p = wt.response_propensity(trial) if pooled is None else wt.response_propensity(trial, pooled=pooled)
     for g, part in trial.groupby(vocab.GROUP):
-        Xc, _ = control_matrix(part, wt.RESPONSE_COVARIATES)
+        if pooled is None:
+            assert (part["cohort"] == "May 2018-Jun 2018").sum() > 5  # the pooling has something to do
+            part = part.assign(cohort=part["cohort"].where(part["cohort"] != "May 2018-Jun 2018", "Jul 2018-Sep 2018"))
+        Xc, names = control_matrix(part, wt.RESPONSE_COVARIATES)
+        assert ("cohort[Jul 2018-Sep 2018]" in names) == (pooled == {})  # the base level: the first present
         X = np.column_stack([np.ones(len(part)), part[vocab.TREAT], Xc])
         ref = sm.Logit(part[vocab.RESPONDED].to_numpy(float), X).fit(disp=0)
         np.testing.assert_allclose(p.loc[part.index], ref.predict(X), rtol=1e-7)
+
+
+def test_pooling_the_first_intake_period_changes_the_weights_and_bad_pools_are_named(trial):
+    pooled, separate = wt.ipw_weights(trial), wt.ipw_weights(trial, pooled={})
+    resp = trial[vocab.RESPONDED] == 1
+    assert not np.allclose(pooled[resp], separate[resp])
+    view = wt.pooled_covariates(trial, ["cohort", "age"])
+    assert list(view.columns) == ["cohort", "age"] and "May 2018-Jun 2018" not in set(view["cohort"])
+    with pytest.raises(InputError, match=r"\['May 2018'\] are not levels of 'cohort'"):
+        wt.ipw_weights(trial, pooled={"cohort": {"May 2018": "Jul 2018-Sep 2018"}})
+    with pytest.raises(InputError, match="'age' is not a categorical covariate"):
+        wt.response_propensity(trial, pooled={"age": {"40": "41"}})
 
 
 def test_ipw_weights_mean_one_per_group_nan_for_nonrespondents(trial):

@@ -550,6 +550,11 @@ def nb02() -> list:
         the split of the randomised recruits (about 50:50), and the weights have mean 1 within the group. The report's
         weighted "sample" columns imply that step: each one lies between its control and treatment columns at the point
         the randomised split puts it (`normalise="group"` skips it).
+
+        One more choice: the first intake period (May-Jun 2018, 4 % of recruits) shares the second's indicator in the
+        model (`wt.RESPONSE_POOLED_LEVELS`; `pooled={}` gives it its own). The report's weighted columns leave a quarter
+        to a half of that cohort out in every group, which weights with its own indicator would not do: they pull a
+        level's weighted share back towards its population share.
         """),
         code("""
         p_hat = wt.response_propensity(data)          # logit on SAP controls + work history + arm, per group
