@@ -30,6 +30,7 @@ Diagnostics: :func:`response_rates` (Table 4-1 with a test of the arm difference
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,8 @@ RESPONSE_COVARIATES: tuple[str, ...] = (*vocab.SAP_CONTROLS, "work_history")
 #: share back near its population share. Pooling a sparse level (about 50 respondents per
 #: group) is also the usual guard against unstable weights. ``pooled={}`` gives every
 #: level its own indicator.
-RESPONSE_POOLED_LEVELS: Mapping[str, Mapping[str, str]] = {"cohort": {"May 2018-Jun 2018": "Jul 2018-Sep 2018"}}
+RESPONSE_POOLED_LEVELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {"cohort": MappingProxyType({"May 2018-Jun 2018": "Jul 2018-Sep 2018"})})  # read-only: a default argument
 
 
 def pooled_covariates(data: pd.DataFrame, covariates: Sequence[str],
