@@ -227,6 +227,16 @@ def test_solution_is_hidden_and_shows_its_code(mod, key):
     ast.parse(sol.code)
 
 
+def test_ex4_hint_names_the_three_groups(monkeypatch):
+    """ch02 ex4's hint for the all-groups correlation, tested whatever the data: on seed 0
+    that correlation (0.6717) is within the tolerance of SCR IW's (0.6724), so the answer is
+    accepted there; here the all-groups value is moved 0.05 away."""
+    real = ch02._corr
+    monkeypatch.setattr(ch02, "_corr", lambda group: real(group) if group else real("SCR_IW") - 0.05)
+    res = ch02.check("ex4", ch02._corr(None))
+    assert not res.correct and "three groups" in res.message
+
+
 def test_targeted_hints(data):
     assert "responded == 1" in ch00.check("ex1", int(((data.group == "SCR_OOW") & (data.treat == 0)).sum())).message
     assert "treatment arm" in ch00.check("ex1", ch00._expected_ex1_treatment()).message

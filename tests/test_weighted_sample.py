@@ -65,7 +65,7 @@ def test_swaps_keep_counts_and_population(group):
     n = [(pop[vocab.TREAT] == arm).sum() for arm in (0, 1)]
     r = [t.respondents("SCR_IW")[arm] for arm in (0, 1)]
     redraw = sum(2 * r[a] * (n[a] - r[a]) / n[a] for a in (0, 1))
-    assert 0 < moved < 0.5 * redraw
+    assert 0 < moved < 0.4 * redraw  # 488: no looser than the 20 % of the group (504) it replaces
 
 
 def _cells(out, t, g: str) -> tuple[int, int, int]:
