@@ -48,7 +48,9 @@ def resolve_jobs(jobs: int | None, big: bool, alike: int | None = None) -> int:
     at least two CPUs and at most :data:`DEFAULT_MAX_JOBS` such tasks, each gets a worker:
     three groups on two CPUs then share them and finish together, where two workers leave
     one doing two groups alone at the end (under ``--scale 100`` the groups' stages take
-    22 s instead of 27 s; measured, ``benchmarks/bench_generate.py``)."""
+    22 s instead of 27 s; measured, ``benchmarks/bench_generate.py``). At the trial's own
+    size the groups differ more (one group's search often takes twice another's), and
+    :func:`run` lets the first of them keep a CPU to itself."""
     if jobs is not None:
         return int(jobs)
     if not (big and FORK) or threading.active_count() > 1:  # threads here: no fork (module docstring)
@@ -59,9 +61,20 @@ def resolve_jobs(jobs: int | None, big: bool, alike: int | None = None) -> int:
     return min(cpus, DEFAULT_MAX_JOBS)
 
 
+#: niceness of the workers doing the other tasks when there are more workers than CPUs (:func:`run`)
+LOWER = 10
+
+
 def run(fn: Callable, tasks: Sequence, jobs: int, order: Sequence[int] | None = None) -> list:
     """``[fn(task) for task in tasks]``, in ``jobs`` worker processes when more than one
-    (started in ``order``: longest first shortens the wait for the last one)."""
+    (started in ``order``: longest first shortens the wait for the last one).
+
+    With more workers than CPUs (three trial groups on two), the first task in ``order``
+    keeps a CPU to itself: the workers doing the others run at a lower priority (niceness
+    :data:`LOWER`; forked workers only) and share what it leaves, and once it is done they
+    run side by side. Sharing alike, the first would be slowed by the others until the
+    shortest was done (the makespan is then the longest plus half the shortest); this way
+    it is about the first's own time, when it is the longest."""
     global _INHERITED
     jobs = min(int(jobs), len(tasks))
     if jobs <= 1:
@@ -70,7 +83,8 @@ def run(fn: Callable, tasks: Sequence, jobs: int, order: Sequence[int] | None = 
     from concurrent.futures import ProcessPoolExecutor
 
     order = list(range(len(tasks))) if order is None else list(order)
-    _INHERITED = (fn, tasks) if FORK else None
+    crowded = jobs > (os.cpu_count() or 1)
+    _INHERITED = (fn, tasks, order[0] if crowded else None) if FORK else None
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork" if FORK else None)) as pool:
             futures = {i: pool.submit(_inherited, i) if FORK else pool.submit(fn, tasks[i]) for i in order}
@@ -80,5 +94,10 @@ def run(fn: Callable, tasks: Sequence, jobs: int, order: Sequence[int] | None = 
 
 
 def _inherited(i: int):
-    fn, tasks = _INHERITED
+    fn, tasks, first = _INHERITED
+    if first is not None and i != first:
+        try:
+            os.nice(LOWER)  # this worker process only; it ends with the pool
+        except OSError:  # a platform that refuses it: equal shares, as before
+            pass
     return fn(tasks[i])

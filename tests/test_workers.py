@@ -30,6 +30,21 @@ def test_run_returns_results_in_task_order_from_other_processes():
     assert {pid for _, pid in out} != {os.getpid()}
 
 
+@linux
+@forks_here
+@pytest.mark.skipif((os.cpu_count() or 1) > 8, reason="starts one worker more than there are CPUs")
+def test_with_more_workers_than_cpus_the_first_task_keeps_its_priority():
+    """The first task in ``order`` runs at this process's niceness and the others at
+    LOWER more (capped at 19); with no more workers than CPUs, all at this process's."""
+    base = os.nice(0)
+    n = (os.cpu_count() or 1) + 1
+    crowded = workers.run(lambda _: os.nice(0), list(range(n)), jobs=n, order=[1, 0, *range(2, n)])
+    assert crowded[1] == base
+    assert all(v == min(base + workers.LOWER, 19) for i, v in enumerate(crowded) if i != 1), crowded
+    roomy = workers.run(lambda _: os.nice(0), [0, 1], jobs=2, order=[1, 0]) if n > 2 else [base, base]
+    assert roomy == [base, base]
+
+
 def test_one_job_runs_in_this_process():
     assert workers.run(lambda x: (x, os.getpid()), [5], jobs=4) == [(5, os.getpid())]
     assert workers.run(lambda x: x, [1, 2], jobs=1) == [1, 2]
