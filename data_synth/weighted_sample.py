@@ -259,7 +259,11 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
     every promised target (the one it started from included). Seeds 0-23 (captured inputs,
     72 trial groups): 44 of the 85 weighted levels that missed now print, and one more joint
     p-value; with it, one restart of the joint tests' phase (``block_retries``) reaches as
-    many joint p-values as three did, and the search takes about 10 % more CPU."""
+    many joint p-values as three did, and the search takes about 10 % more CPU.
+
+    ``search``: options of :func:`_search` (``pool``, ``fine_swaps``, ``patience``, ...),
+    for the polish too, except the four that make it the polish (``polish``, ``hinge``,
+    ``max_block_rounds``, ``block_retries``)."""
     best = None
     for _ in range(attempts):
         out, unmet = _search(grp, t, group, rng, **search)
@@ -268,8 +272,8 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
         if unmet == 0:
             break
     if best[1] == 0 and polish and t.scale == 1:  # under --scale no cell is best effort
-        out, unmet = _search(best[0], t, group, rng, polish=True, hinge=POLISH_HINGE, max_block_rounds=POLISH_ROUNDS,
-                             block_retries=0)
+        out, unmet = _search(best[0], t, group, rng, **{**search, "polish": True, "hinge": POLISH_HINGE,
+                                                         "max_block_rounds": POLISH_ROUNDS, "block_retries": 0})
         if unmet == 0:
             best = (out, 0)
     return best[0]

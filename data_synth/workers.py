@@ -84,7 +84,7 @@ def run(fn: Callable, tasks: Sequence, jobs: int, order: Sequence[int] | None = 
 
     order = list(range(len(tasks))) if order is None else list(order)
     crowded = jobs > (os.cpu_count() or 1)
-    _INHERITED = (fn, tasks, order[0] if crowded else None) if FORK else None
+    _INHERITED = (fn, tasks, order[0] if crowded else None, os.nice(0) + LOWER) if FORK else None
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork" if FORK else None)) as pool:
             futures = {i: pool.submit(_inherited, i) if FORK else pool.submit(fn, tasks[i]) for i in order}
@@ -94,10 +94,10 @@ def run(fn: Callable, tasks: Sequence, jobs: int, order: Sequence[int] | None = 
 
 
 def _inherited(i: int):
-    fn, tasks, first = _INHERITED
+    fn, tasks, first, lower = _INHERITED
     if first is not None and i != first:
-        try:
-            os.nice(LOWER)  # this worker process only; it ends with the pool
+        try:  # this worker process only (it ends with the pool), once if it does two tasks
+            os.nice(lower - os.nice(0))
         except OSError:  # a platform that refuses it: equal shares, as before
             pass
     return fn(tasks[i])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import data_synth
@@ -9,7 +10,7 @@ from data_synth import generator as G
 from data_synth.population import draw_group
 from data_synth.response import draw_response
 from data_synth.population import aim
-from data_synth.weighted_sample import (_column, _lp_step, _moments, _ResponseModel, _se_effect, _Spec, _test_targets,
+from data_synth.weighted_sample import (BLOCKS, _column, _lp_step, _moments, _ResponseModel, _se_effect, _Spec, _test_targets,
                                          _screen, _unique_columns, SCREEN,
                                          calibrate_weighted_sample, first_order_totals)
 from hlt_replicate.balance import balance_table, diff_test
@@ -79,12 +80,12 @@ def _cells(out, t, g: str) -> tuple[int, int, int]:
     for key, (_, sv, cv, tv, p) in ((k, row["values"]) for k, row in t.baseline_rows(g).items()):
         base = f"baseline_characteristics.{g}.{key}"
         var, _, level = key.partition("=")
-        if var == "bl_eq5d" or p is None and key in ("qual", "health", "area", "cohort"):
+        if var == "bl_eq5d" or p is None and key in BLOCKS:
             continue
-        kind = (bt["kind"] == "block") if key in ("qual", "health", "area", "cohort") else (
+        kind = (bt["kind"] == "block") if key in BLOCKS else (
             (bt["level"] == level) if level else (bt["kind"] != "level"))
         row = bt[(bt["variable"] == var) & kind].iloc[0]
-        if key in ("qual", "health", "area", "cohort"):
+        if key in BLOCKS:
             best += f"{base}.p_value" not in skipped and abs(row["p"] - p) <= 0.005
             continue
         for col, value in (("sample", sv), ("control", cv), ("treatment", tv)):
@@ -120,6 +121,26 @@ def test_polish_prints_more_best_effort_cells_and_keeps_the_promised_ones():
     assert best1 > best0, (best0, best1)
     moved = (polished[vocab.RESPONDED] != plain[vocab.RESPONDED]).sum()
     assert 0 < moved < 0.25 * (plain[vocab.RESPONDED] != pop[vocab.RESPONDED]).sum(), moved
+
+
+def test_search_options_reach_the_polish_except_its_own(monkeypatch):
+    """calibrate_weighted_sample(**search): the search and then the polish get the options;
+    the polish's own four override them."""
+    import data_synth.weighted_sample as W
+
+    calls = []
+
+    def fake_search(grp, t, group, rng, **kw):
+        calls.append(kw)
+        return grp, 0
+
+    monkeypatch.setattr(W, "_search", fake_search)
+    t = data_synth.load_targets()
+    W.calibrate_weighted_sample(pd.DataFrame({"x": [1]}), t, "SCR_IW", np.random.default_rng(0), pool=77, hinge=0.5,
+                                block_retries=5)
+    assert calls == [{"pool": 77, "hinge": 0.5, "block_retries": 5},
+                     {"pool": 77, "hinge": W.POLISH_HINGE, "block_retries": 0, "polish": True,
+                      "max_block_rounds": W.POLISH_ROUNDS}]
 
 
 def _single_test_spec(X: np.ndarray, p: float, printed: float) -> _Spec:
@@ -195,7 +216,7 @@ def test_weighted_columns_print_as_published(exact_trial):
     for g in t.groups:
         bt = balance_table(d, g)
         for key, row in t.baseline_rows(g).items():
-            if key in ("qual", "health", "area", "cohort"):
+            if key in BLOCKS:
                 continue
             var, _, level = key.partition("=")
             sel = bt[(bt["variable"] == var) & ((bt["level"] == level) if level else (bt["kind"] != "level"))].iloc[0]
