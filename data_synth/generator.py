@@ -203,7 +203,7 @@ def _run_groups(tasks: list, jobs: int) -> list:
     (:mod:`data_synth.workers`), when more than one, the group with the most respondents
     first (the weighted-sample search, the longest stage in exact mode, works on them; the
     first keeps a CPU to itself when the workers outnumber the CPUs: seeds 0-5, 9,785
-    recruits, two CPUs, 3.1-3.3 s on average against 3.4-3.8 s with equal shares). A worker
+    recruits, two CPUs, 3.0-3.3 s on average against 3.4-3.8 s with equal shares). A worker
     sends back only the columns its stages can change (text columns that stayed as they
     were are taken from the task): pickling a million rows of text costs more than the
     stages save."""
