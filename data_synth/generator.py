@@ -200,13 +200,13 @@ PARALLEL_SAMPLED_SCALE = 20
 
 def _run_groups(tasks: list, jobs: int) -> list:
     """:func:`_group_stages` for every task, in order; in ``jobs`` worker processes
-    (:mod:`data_synth.workers`), when more than one, the group with the most respondents
-    first (the weighted-sample search, the longest stage in exact mode, works on them; the
-    first keeps a CPU to itself when the workers outnumber the CPUs: seeds 0-5, 9,785
-    recruits, two CPUs, 3.0-3.3 s on average against 3.4-3.8 s with equal shares). A worker
-    sends back only the columns its stages can change (text columns that stayed as they
-    were are taken from the task): pickling a million rows of text costs more than the
-    stages save."""
+    (:mod:`data_synth.workers`) when more than one.
+
+    The group with the most respondents goes first and, when the workers outnumber the
+    CPUs, keeps a CPU to itself: in exact mode its weighted-sample search is the longest
+    stage (README, "Benchmarks", gives the measured effect). A worker sends back only the
+    columns its stages can change (text columns that stayed as they were are taken from the
+    task): pickling a million rows of text costs more than the stages save."""
     if jobs <= 1:
         return [_group_stages(task) for task in tasks]
     order = sorted(range(len(tasks)), key=lambda i: (-int(tasks[i][0][vocab.RESPONDED].sum()), -len(tasks[i][0])))

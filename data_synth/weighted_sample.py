@@ -331,12 +331,10 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     def retry_blocks() -> bool:
         """The joint tests' phase ended with one unmet: start it again (at most
         ``block_retries`` times) from the state it began in, with fresh random candidates.
-        Seeds 0-23: 241 of 264 joint p-values with no restart and the old rule (every
-        level kept), 253 with one restart, 260 with three; 259 with three once the survey
-        weights kept the randomised split between the arms (the sample columns' algebra);
-        with the polish after the search, 260 with one restart or three (256 with none);
-        with the phase's patience and looser loss (:func:`_search`), 264 with one restart
-        (with none, 264 too, but 2 fewer weighted levels for 4 % less CPU)."""
+        Seeds 0-23 (captured inputs), with the phase's patience, its looser loss and the
+        polish: 264 of 264 joint p-values with one restart; with none, 264 too but 2 fewer
+        weighted levels, for 4 % less CPU. (Before the polish and the patience rule, one
+        restart had raised the count from 241 to 253.)"""
         nonlocal retries, block_rounds, since_best, pool, use_lp, last_loss, improved_at
         if retries >= block_retries or (best is not None and best[3] == 0):
             return False
