@@ -330,6 +330,7 @@ def validate(raw: dict) -> None:
         for col in ("all", "resp") if total else ():
             if col in total:
                 _mi_distribution(total[col], raw[sect], f"{sect}.total.{col}")
+    _pooled_prose(raw.get("pooled_primary_prose"))
     for name, m in raw["baseline_measures"].items():
         if name not in vocab.BASELINE_MEASURES:
             raise TargetError(f"targets: baseline_measures.{name} is not a known baseline measure {list(vocab.BASELINE_MEASURES)}")
@@ -384,6 +385,36 @@ def _check_base(raw: dict, g: str, rand: dict, resp: dict) -> None:
                           f"respondents leaves {nonresp} for the {n[0] - n[1]} non-respondents")
     if hi != lo and spec is None:
         raise TargetError(f"targets: {where} has missing values but baseline_characteristics.item_nonresponse names no variable")
+
+
+#: significance bands of the prose (hlt_replicate.scorecard.band)
+PROSE_BANDS = ("none", "weak", "significant")
+
+
+def _pooled_prose(block) -> None:
+    """The optional ``pooled_primary_prose`` section: pooled group -> primary outcome ->
+    ``band`` (one of :data:`PROSE_BANDS`) and optionally ``effect_size``."""
+    if block is None:
+        return
+    if not isinstance(block, dict):
+        raise TargetError("targets: pooled_primary_prose must be a mapping of pooled groups")
+    for g, rows in block.items():
+        if g in ("source", "line"):
+            continue
+        if g not in vocab.POOLED_GROUPS:
+            raise TargetError(f"targets: pooled_primary_prose.{g} is not a pooled group {list(vocab.POOLED_GROUPS)}")
+        if not isinstance(rows, dict):
+            raise TargetError(f"targets: pooled_primary_prose.{g} must map primary outcomes to claims")
+        for o, claim in rows.items():
+            where = f"pooled_primary_prose.{g}.{o}"
+            if o not in vocab.PRIMARY_OUTCOMES:
+                raise TargetError(f"targets: {where}: {o!r} is not a primary outcome {list(vocab.PRIMARY_OUTCOMES)}")
+            band = _req(claim, "band", where) if isinstance(claim, dict) else None
+            if band not in PROSE_BANDS:
+                raise TargetError(f"targets: {where}.band = {band!r}; expected one of {list(PROSE_BANDS)}")
+            es = claim.get("effect_size")
+            if es is not None and (isinstance(es, bool) or not isinstance(es, (int, float)) or es <= 0):
+                raise TargetError(f"targets: {where}.effect_size = {es!r} must be a positive number (s.d.s, as printed)")
 
 
 def _check_outcome(o: str, g: str, c, t, base, n_resp: int, section: str) -> None:

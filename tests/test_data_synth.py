@@ -222,6 +222,12 @@ def test_modified_targets_file_is_honoured(tmp_path):
         (lambda r: r["ips_sessions"]["total"]["resp"].pop(), "ips_sessions.total.resp has 8 percentages for the 9 bins"),
         (lambda r: r["first_session"]["total"]["all"].__setitem__(0, 41.7), "first_session.total.all percentages sum to"),
         (lambda r: r["first_session"]["SCR_IW"]["resp"].append(0.0), "first_session.SCR_IW.resp has 11 percentages"),
+        (lambda r: r["pooled_primary_prose"]["OOW_pooled"]["eq5d"].__setitem__("band", "strong"),
+         "pooled_primary_prose.OOW_pooled.eq5d.band = 'strong'; expected one of ['none', 'weak', 'significant']"),
+        (lambda r: r["pooled_primary_prose"]["OOW_pooled"]["eq5d"].pop("band"), "missing key pooled_primary_prose.OOW_pooled.eq5d.band"),
+        (lambda r: r["pooled_primary_prose"]["OOW_pooled"]["swemwbs"].__setitem__("effect_size", -0.1), "effect_size = -0.1 must be a positive"),
+        (lambda r: r["pooled_primary_prose"].__setitem__("SCR_IW", {}), "pooled_primary_prose.SCR_IW is not a pooled group"),
+        (lambda r: r["pooled_primary_prose"]["OOW_pooled"].__setitem__("jsse", {"band": "weak"}), "'jsse' is not a primary outcome"),
     ],
 )
 def test_malformed_targets_raise_clear_errors(edit, message):

@@ -2,6 +2,8 @@
 S.E.s and effect sizes without moving any trial group's cells, and says which it does not."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pytest
 
@@ -33,9 +35,16 @@ def test_pooled_estimates_are_targets():
     assert off == {"secondary_impacts.SCR.weeks_work.se", "secondary_impacts.SCR.weeks_work16.se"}
 
 
+@lru_cache(maxsize=1)
+def _seed_2():
+    """Seed 2's exact trial (its pooled pass once moved the OOW groups' EQ5D5L only with
+    each pooled group on its own: data_synth.pooled._one_pooled_group_at_a_time)."""
+    return data_synth.generate(seed=2)
+
+
 @pytest.mark.parametrize("seed", [0, 2])
 def test_pooled_cells_met(seed, exact_report):
-    rep = exact_report if seed == 0 else calibration_report(data_synth.generate(seed=seed))
+    rep = exact_report if seed == 0 else calibration_report(_seed_2())
     rows = _pooled_rows(rep)
     targets = rows[rows["status"].isin(["met", "missed"])]
     assert len(targets) >= 40
@@ -45,6 +54,27 @@ def test_pooled_cells_met(seed, exact_report):
     groups = rep[rep["id"].str.startswith(("secondary_impacts.", "participation_impacts.", "primary_outcomes."))]
     bad = groups[groups["status"] == "missed"]
     assert bad.empty, bad[["id", "value", "achieved", "tol"]].to_string()
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_pooled_primary_prose_of_the_oow_groups(seed, exact_trial):
+    """The OOW groups pooled have no primary-outcome table; the prose claims weak evidence
+    (Westfall-Young adjusted p in [0.05, 0.10)) of 0.1 s.d. on EQ5D5L and SWEMWBS and no
+    significant effect on paid work (§4.3.5, chapter 5; targets file pooled_primary_prose).
+    The pooled pass aims at them; the scorecard's own run (1,000 permutations, seed 0)
+    reads them as claimed. Before the aim, 6 of seeds 0-11 printed 'significant' for one
+    or both."""
+    from hlt_replicate.impact import impact_table
+    from hlt_replicate.scorecard import band
+
+    d = (exact_trial.data if seed == 0 else _seed_2()).copy()
+    d[vocab.WEIGHT] = ipw_weights(d)
+    tab = impact_table(d[d[vocab.RESPONDED] == 1], "OOW_pooled", vocab.PRIMARY_OUTCOMES, p_adjust="wy",
+                       wy_kwargs=dict(reps=1000, seed=0)).set_index("outcome")
+    for o, claim in TARGETS.raw["pooled_primary_prose"]["OOW_pooled"].items():
+        assert band(tab.loc[o, "p_adj"]) == claim["band"], (o, tab.loc[o, "p_adj"])
+        if "effect_size" in claim:
+            assert round(tab.loc[o, "effect_size"], 1) == claim["effect_size"], (o, tab.loc[o, "effect_size"])
 
 
 def test_pooled_estimates_published_cells(exact_trial):

@@ -60,3 +60,25 @@ def test_coef_band_for_a_pooled_group():
         assert _sidak_stars(c, 0.0071, 2) == "**"
     assert coef_band(T, "SCR", "swemwbs", 0.14) is None
     assert coef_band(T.with_scale(100), "SCR", "eq5d", 0.0071) is None
+
+
+def test_prose_coef_band_gives_the_claimed_band_and_effect_size():
+    """The OOW groups pooled: 'weak evidence' (adjusted p in [0.05, 0.10)) of 0.1 s.d. on
+    EQ5D5L and SWEMWBS, no significant effect on paid work (targets file,
+    pooled_primary_prose). Read with Sidak's bound over the three primary outcomes (each weak
+    one taken first of the family; paid work, claimed less, last: one outcome left)."""
+    from data_synth.stars import prose_coef_band
+
+    for outcome, se, sd in (("eq5d", 0.0070, 0.302), ("swemwbs", 0.126, 4.5)):
+        lo, hi = prose_coef_band(T, "OOW_pooled", outcome, se, sd)
+        assert 0 < lo < hi
+        for c in (lo, (lo + hi) / 2, hi):
+            assert _sidak_stars(c, se, 3) == "*"  # the 10 % band, as the prose's "weak"
+            assert round(c / sd, 1) == 0.1
+    lo, hi = prose_coef_band(T, "OOW_pooled", "paid_work", 0.0118, 0.35)
+    assert lo == -hi and _sidak_stars(hi, 0.0118, 1) == "" and _sidak_stars(hi * 1.1, 0.0118, 1) == "*"
+    # no interval where the band and the effect size disagree (a tiny S.E. puts 0.1 s.d. at p < 0.001)
+    assert prose_coef_band(T, "OOW_pooled", "eq5d", 0.001, 0.30) is None
+    # no claim, or --scale (a p-value belongs to the trial's own sample size)
+    assert prose_coef_band(T, "SCR", "eq5d", 0.007, 0.30) is None
+    assert prose_coef_band(T.with_scale(100), "OOW_pooled", "eq5d", 0.0007, 0.30) is None
