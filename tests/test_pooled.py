@@ -37,8 +37,8 @@ def test_pooled_estimates_are_targets():
 
 @lru_cache(maxsize=1)
 def _seed_2():
-    """Seed 2's exact trial (its pooled pass once moved the OOW groups' EQ5D5L only with
-    each pooled group on its own: data_synth.pooled._one_pooled_group_at_a_time)."""
+    """Seed 2's exact trial (its pooled pass moves EQ5D5L only with the trial groups'
+    effect sizes steered: data_synth.pooled._solve_continuous)."""
     return data_synth.generate(seed=2)
 
 
@@ -262,3 +262,38 @@ def test_group_se_aim_combines_the_stars_and_the_pooled_bands(monkeypatch):
     assert outcomes._se_band(t, "SCR_IW", "work16_cont", 0.03) == (0.031, 0.034)
     monkeypatch.setattr(outcomes, "se_band", lambda t, g, o, coef: None)
     assert outcomes._se_band(t, "SCR_IW", "work16_cont", 0.03) is None
+
+
+def test_effect_size_form_is_exact_in_the_moves(exact_trial):
+    """The continuous pass's effect sizes (impact over the control arm's weighted s.d., steered
+    as a fallback: data_synth.pooled._solve_continuous) equal the exact statistic of the moved
+    data, and their Jacobian its finite differences."""
+    from data_synth.pooled import _build_problem, _directions, _Link, _printed_cells, _Quad
+
+    d = exact_trial.data.copy()
+    d[vocab.WEIGHT] = ipw_weights(d)
+    resp = d[d[vocab.RESPONDED] == 1]
+    designs = _Designs(resp)
+    prob = _build_problem(designs, resp["eq5d"].to_numpy(float), "eq5d", TARGETS, _printed_cells(TARGETS), list(TARGETS.groups))
+    es = [i for i, s in enumerate(prob.stats) if s.kind == "es"]
+    assert es  # the participation tables' s.d.s (Tables 4-9, 4-11, 4-13)
+    blocks, K = _directions(prob, np.ones(len(prob.y), bool))
+    quad = _Quad([_Link(prob)], blocks, K)
+    a = np.random.default_rng(0).normal(size=K) * 0.02
+
+    def moved(a):
+        y = prob.y.copy()
+        for _, loc, D, k0 in blocks:
+            y[loc] += D @ a[k0:k0 + D.shape[1]]
+        return y
+
+    v, J = quad.values(a)
+    y = moved(a)
+    for i in es:
+        assert v[i] == pytest.approx(prob.value(prob.stats[i], y), rel=1e-9)
+    h = 1e-6
+    for k in (0, K // 2, K - 1):
+        step = np.zeros(K)
+        step[k] = h
+        fd = (quad.values(a + step)[0] - quad.values(a - step)[0]) / (2 * h)
+        np.testing.assert_allclose(J[es, k], fd[es], rtol=1e-5, atol=1e-9)
