@@ -970,7 +970,7 @@ def _continuous(links: list[_Link], lo: np.ndarray, hi: np.ndarray, movable: np.
     Effect sizes are judged on the exact data (:func:`_accept`), not steered; with
     ``steer_es`` the trial groups' are steered too (impact over s.d., exact in the moves:
     :class:`_Quad`). Steering them always costs more than it saves (seeds 0-11: 42 cells
-    of Tables 4-12/4-15 lost to the tighter bands, 7 stars gained), so it is the fallback
+    of Tables 4-12/4-15 lost to the tighter bands, 7 star and prose cells gained), so it is the fallback
     when a move without it is refused."""
     base = links[0].prob
     bands = []

@@ -128,14 +128,16 @@ def prose_coef_band(t: Targets, group: str, outcome: str, se: float, sd: float) 
     """Interval of a pooled group's primary ITT impact that the prose asks for
     (``pooled_primary_prose`` in the targets file): |impact| / ``se`` in the band of t
     statistics whose Westfall-Young adjusted p falls in the claimed band, and, with an
-    ``effect_size``, impact / ``sd`` rounding to it (one decimal, inside ``INSIDE`` of its
-    rounding). The adjusted p is read as in :func:`_t_band`, Sidak's over the outcomes left
-    at the outcome's step of the step-down, taking it first among the outcomes claimed in
-    the same band (the tighter reading); ``section_4_3``'s cuts (10 % and 5 %) are the
-    prose's ("weak evidence ... at the 10% confidence level"). The effect size is aimed
-    inside :data:`ES_INSIDE` of its rounding, and gives the sign (a positive impact); without
-    one, only the band ``none`` gives an interval (symmetric). ``None`` without a claim, at ``--scale`` (a p-value belongs to the trial's
-    own sample size), or when the two conditions leave no interval."""
+    ``effect_size``, impact / ``sd`` rounding to it (one decimal).
+
+    The adjusted p is read as in :func:`_t_band`: Sidak's over the outcomes left at the
+    outcome's step of the step-down, taking it first among the outcomes claimed in the same
+    band (the tighter reading), inside the band by ``MARGIN``; ``section_4_3``'s cuts (10 %
+    and 5 %) are the prose's ("weak evidence ... at the 10% confidence level"). The effect
+    size is aimed inside :data:`ES_INSIDE` of its rounding and gives the sign (a positive
+    impact); without one, only the band ``none`` gives an interval (symmetric). ``None``
+    without a claim, at ``--scale`` (a p-value belongs to the trial's own sample size), or
+    when the two conditions leave no interval."""
     claims = _prose(t, group)
     claim = claims.get(outcome)
     if t.scale != 1 or claim is None or not se > 0:
