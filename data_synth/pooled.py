@@ -615,8 +615,9 @@ def _build_problem(designs: _Designs, y_all: np.ndarray, outcome: str, t: Target
         if primary:
             iv = outcome in (part.get(est_name) or {}).get("rows", {})
             if est_name in vocab.POOLED_GROUPS and not iv:
-                # no published pooled ITT on the primary outcomes: only the prose's claims
-                prose = outcome in ((t.raw.get("pooled_primary_prose") or {}).get(est_name) or {})
+                # no published pooled ITT on the primary outcomes: only the prose's claims, at
+                # the trial's own size (a p-value belongs to its sample: data_synth.stars)
+                prose = t.scale == 1 and outcome in ((t.raw.get("pooled_primary_prose") or {}).get(est_name) or {})
                 if not prose:
                     continue
         else:
