@@ -1047,7 +1047,8 @@ def nb06() -> list:
         code("lesson.status_counts(card)"),
         md("""
         Filter the scorecard by table and status. Things to try: Table 4-12 with status *published-inconsistent*; the
-        *miss* cells of Table 4-2; the *close* cells of Table 4-15; the RAND tables.
+        *miss* cells of Table 4-2; the *close* cells of every table (the few there are: a weighted level, a star, a
+        pooled S.E.); the RAND tables.
         """),
         widget_cell("""
         wire(lesson.scorecard_view, lesson.scorecard_controls(card), card, row=True)
