@@ -63,7 +63,7 @@ from hlt_replicate import vocab
 
 from . import workers
 from .errors import TargetError
-from .stars import coef_band, prose_coef_band
+from .stars import coef_band, prose_claims, prose_coef_band
 from .targets import ARMS, Targets
 
 MARGIN = 0.7  # continuous group means: use 70 % of each rounding interval, leaving room for the calibration
@@ -617,7 +617,7 @@ def _build_problem(designs: _Designs, y_all: np.ndarray, outcome: str, t: Target
             if est_name in vocab.POOLED_GROUPS and not iv:
                 # no published pooled ITT on the primary outcomes: only the prose's claims, at
                 # the trial's own size (a p-value belongs to its sample: data_synth.stars)
-                prose = t.scale == 1 and outcome in ((t.raw.get("pooled_primary_prose") or {}).get(est_name) or {})
+                prose = t.scale == 1 and outcome in prose_claims(t, est_name)
                 if not prose:
                     continue
         else:

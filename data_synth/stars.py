@@ -32,7 +32,7 @@ from hlt_replicate import vocab
 from hlt_replicate.impact import STAR_CONVENTIONS
 
 from .flatten import _is_excluded
-from .targets import Targets
+from .targets import PROSE_BANDS, Targets
 
 CONVENTION = "section_4_3"
 MARGIN = 0.25  # aim this far inside a star band's edges, as a share of a band's width in log p
@@ -115,8 +115,9 @@ def coef_band(t: Targets, group: str, outcome: str, se: float) -> tuple[float, f
     return (lo_abs, hi_abs) if sign > 0 else (-hi_abs, -lo_abs)
 
 
-def _prose(t: Targets, group: str) -> dict:
-    """Primary outcome -> claim (``band``, ``effect_size``) of a pooled group's prose."""
+def prose_claims(t: Targets, group: str) -> dict:
+    """Primary outcome -> claim (``band``, ``effect_size``) of a pooled group's prose
+    (``pooled_primary_prose`` in the targets file; empty without one)."""
     return {o: c for o, c in ((t.raw.get("pooled_primary_prose") or {}).get(group) or {}).items() if o in vocab.PRIMARY_OUTCOMES}
 
 
@@ -138,12 +139,12 @@ def prose_coef_band(t: Targets, group: str, outcome: str, se: float, sd: float) 
     impact); without one, only the band ``none`` gives an interval (symmetric). ``None``
     without a claim, at ``--scale`` (a p-value belongs to the trial's own sample size), or
     when the two conditions leave no interval."""
-    claims = _prose(t, group)
+    claims = prose_claims(t, group)
     claim = claims.get(outcome)
     if t.scale != 1 or claim is None or not se > 0:
         return None
-    order = {"none": 0, "weak": 1, "significant": 2}
-    m = sum(order[c["band"]] <= order[claim["band"]] for c in claims.values())
+    rank = PROSE_BANDS.index  # none < weak < significant
+    m = sum(rank(c["band"]) <= rank(claim["band"]) for c in claims.values())
     m = max(m, 1) + len(vocab.PRIMARY_OUTCOMES) - len(claims)  # outcomes without a claim: left at every step
     if claim["band"] == "significant":
         c2 = STAR_CONVENTIONS[CONVENTION][1]
