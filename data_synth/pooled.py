@@ -46,7 +46,10 @@ Two steps, both in ``exact`` mode:
    A change is kept only when every calibration target it touches still prints as
    published, checked with the same arithmetic as :mod:`hlt_replicate.impact`. A
    continuous outcome's move that takes a trial group's effect size out of its rounding is
-   solved again with the effect sizes steered too (:func:`_solve_continuous`).
+   solved again with the effect sizes steered too (:func:`_solve_continuous`). The trial
+   groups' impact / S.E. stays in the band their printed stars need, where their
+   calibration put it (:func:`data_synth.stars.t_band`), unless that costs a pooled cell
+   (:func:`_aims_first`).
 """
 from __future__ import annotations
 
@@ -63,7 +66,7 @@ from hlt_replicate import vocab
 
 from . import workers
 from .errors import TargetError
-from .stars import coef_band, prose_claims, prose_coef_band
+from .stars import coef_band, prose_claims, prose_coef_band, t_band
 from .targets import ARMS, Targets
 
 MARGIN = 0.7  # continuous group means: use 70 % of each rounding interval, leaving room for the calibration
@@ -512,8 +515,8 @@ class _Designs:
 
 @dataclass
 class _Stat:
-    """A printed statistic of one regression: ``kind`` coef / se / mean0 / mean1 / sd / es,
-    acceptance interval [lo, hi]; ``required`` for calibration targets (the others are aimed
+    """A printed statistic of one regression: ``kind`` coef / se / mean0 / mean1 / sd / es
+    (impact / s.d.) / t (impact / S.E.), acceptance interval [lo, hi]; ``required`` for calibration targets (the others are aimed
     at but never gate a change); ``move`` when it is to be brought into its interval."""
 
     est: str
@@ -525,6 +528,9 @@ class _Stat:
     move: bool = False
     value: float = np.nan
     steer: bool = True  # False: a pooled cell the kit compares but does not calibrate
+    #: a trial group's impact / S.E. band for its printed stars (data_synth.stars.t_band):
+    #: kept where it is met, dropped when keeping it costs a pooled cell (:func:`_aims_first`)
+    aim: bool = False
 
     def ok(self, v: float | None = None) -> bool:
         v = self.value if v is None else v
@@ -558,6 +564,9 @@ class _Problem:
         if s.kind == "es":
             sd = e.sd(yy)
             return e.coef(yy) / sd if sd > 0 else np.nan
+        if s.kind == "t":
+            se = e.se(yy)
+            return e.coef(yy) / se if se > 0 else np.nan
         raise KeyError(s.kind)
 
     def evaluate(self, y: np.ndarray) -> None:
@@ -672,6 +681,22 @@ def _build_problem(designs: _Designs, y_all: np.ndarray, outcome: str, t: Target
             # pooled participation impacts, never targets, are still aimed at)
             steer = req or primary or est_name not in vocab.POOLED_GROUPS
             prob.stats.append(_Stat(est_name, kind, lo, hi, req, id=f"{est_name}.{outcome}.{stat}", steer=steer))
+        if est_name not in vocab.POOLED_GROUPS and any(k == "se" for k, _c, _s in stats):
+            # the impact / S.E. band the group's printed stars need (the groups' calibration
+            # aimed its S.E. there: data_synth.outcomes); None at --scale
+            e = cache[key]
+            coef, se = e.coef(prob.y[e.loc]), e.se(prob.y[e.loc])
+            band = t_band(t, est_name, outcome, coef)
+            if band is not None and se > 0:
+                lo, hi = band
+                if np.isinf(lo) or np.isinf(hi):
+                    # an open band (***): its edge is only Sidak's reading of the permutation
+                    # p-value, so it is kept halfway from there to where the group's
+                    # calibration put it, and closed as far on the other side
+                    now = coef / se
+                    gap = max(now - lo, 0.0) if np.isinf(hi) else max(hi - now, 0.0)
+                    lo, hi = (lo + gap / 2, now + gap / 2) if np.isinf(hi) else (now - gap / 2, hi - gap / 2)
+                prob.stats.append(_Stat(est_name, "t", lo, hi, False, id=f"{est_name}.{outcome}.stars", aim=True))
     prob.evaluate(prob.y)
     return prob
 
@@ -828,10 +853,10 @@ class _Quad:
                     wD[sl] += wl @ D
                 H -= np.outer(wD, wD)
             return ("var", float(w @ (yy - mu) ** 2), g, H, e)
-        if s.kind == "es":  # impact / s.d.: the two forms above
+        if s.kind in ("es", "t"):  # impact / s.d. or impact / S.E.: the forms above
             _, c0, gc, _, _ = self._form(_Stat(s.est, "coef", s.lo, s.hi, False), e, yy, parts)
-            _, v0, gv, Hv, _ = self._form(_Stat(s.est, "sd", s.lo, s.hi, False), e, yy, parts)
-            return ("es", c0, (gc, v0, gv), Hv, e)
+            _, v0, gv, Hv, _ = self._form(_Stat(s.est, "sd" if s.kind == "es" else "se", s.lo, s.hi, False), e, yy, parts)
+            return (s.kind, c0, (gc, v0, gv), Hv, e)
         raise KeyError(s.kind)
 
     def values(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -847,13 +872,14 @@ class _Quad:
                 f = e.hc1 if kind == "se" else 1.0
                 v[i] = np.sqrt(f * max(v0 + 2 * g @ a + a @ Ha, 1e-300))
                 J[i] = f * (g + Ha) / v[i]
-            elif kind == "es":
-                gc, var0, gv = g
+            elif kind in ("es", "t"):  # impact over the square root of a quadratic form
+                gc, q0, gq = g
+                f = e.hc1 if kind == "t" else 1.0
                 Ha = H @ a
-                sd = np.sqrt(max(var0 + 2 * gv @ a + a @ Ha, 1e-300))
+                den = np.sqrt(f * max(q0 + 2 * gq @ a + a @ Ha, 1e-300))
                 coef = v0 + gc @ a
-                v[i] = coef / sd
-                J[i] = gc / sd - coef * (gv + Ha) / sd**3
+                v[i] = coef / den
+                J[i] = gc / den - coef * f * (gq + Ha) / den**3
         return v, J
 
 
@@ -1149,6 +1175,11 @@ def _discrete(prob: _Problem, down: np.ndarray, up: np.ndarray, can_down: np.nda
                 grad = e.se_grad(y[loc])
                 Ed[k, jd[md]] = 2 * grad[md] * dn + e.c2[md] * dn**2
                 Eu[k, ju[mu]] = 2 * grad[mu] * uv + e.c2[mu] * uv**2
+            elif s.kind == "t":  # d(b / se) = db / se - b hc1 dS / (2 se^3), S the HC1 sum
+                grad, b, se = e.se_grad(y[loc]), e.coef(y[loc]), e.se(y[loc])
+                f = b * e.hc1 / (2 * se**3)
+                Ed[k, jd[md]] = e.c[md] * dn / se - f * (2 * grad[md] * dn + e.c2[md] * dn**2)
+                Eu[k, ju[mu]] = e.c[mu] * uv / se - f * (2 * grad[mu] * uv + e.c2[mu] * uv**2)
             Ed[k] /= scale[k]
             Eu[k] /= scale[k]
         zlin = 2 * (v - np.clip(v, lo, hi)) + 0.02 * (v - mid) * keep
@@ -1220,7 +1251,8 @@ def _path(prob: _Problem, steer, scale: np.ndarray, y: np.ndarray, dn: np.ndarra
     exactly: pair ``k`` moves case ``dn[k]`` by ``dd[k]`` and case ``un[k]`` by ``du[k]``.
     Impacts and means are linear; an S.E.'s sum ``sum c^2 (e + M D)^2`` with ``M = I - X A G'``
     expands into running sums over the run of k-vectors (``G' D``, ``X' C D``) and the
-    cases' own terms, so the whole run costs ``O(pairs k^2)``, never a regression per prefix."""
+    cases' own terms, so the whole run costs ``O(pairs k^2)``, never a regression per prefix;
+    a star aim's impact / S.E. is the two together."""
     P = len(dn)
     out = np.zeros((len(steer), P))
     for k, (s, _b) in enumerate(steer):
@@ -1230,27 +1262,39 @@ def _path(prob: _Problem, steer, scale: np.ndarray, y: np.ndarray, dn: np.ndarra
         d1, d2 = np.where(i1 >= 0, dd, 0.0), np.where(i2 >= 0, du, 0.0)
         i1, i2 = np.maximum(i1, 0), np.maximum(i2, 0)
         yy = y[e.loc]
+        run = (i1, d1, i2, d2)
         if s.kind == "coef":
-            out[k] = e.coef(yy) + np.cumsum(e.c[i1] * d1 + e.c[i2] * d2)
+            out[k] = _coef_path(e, yy, *run)
         elif s.kind in ("mean0", "mean1"):
             arm = int(s.kind[-1])
             a1, a2 = (e.T[i1] == arm) * d1, (e.T[i2] == arm) * d2
             out[k] = e.mean(yy, arm) + np.cumsum(a1 + a2) / len(e.arm[arm])
         elif s.kind == "se":
-            res = e.resid(yy)
-            c2 = e.c2
-            lin = np.cumsum(2 * (c2[i1] * res[i1] * d1 + c2[i2] * res[i2] * d2) + c2[i1] * d1**2 + c2[i2] * d2**2)
-            X = e.X
-            Gr = (e.Gm[i1] if e.Gm is not None else X[i1] * e.w[i1, None]) * d1[:, None]
-            Gr += (e.Gm[i2] if e.Gm is not None else X[i2] * e.w[i2, None]) * d2[:, None]
-            Hr = X[i1] * (c2[i1] * d1)[:, None] + X[i2] * (c2[i2] * d2)[:, None]
-            Gc, Hc = np.cumsum(Gr, axis=0), np.cumsum(Hr, axis=0)
-            AG = Gc @ e.A.T  # beta change of each prefix
-            q = e.xce(yy)
-            S = float(c2 @ res**2) + lin - 2 * AG @ q - 2 * (Hc * AG).sum(axis=1) + ((AG @ e.XCX()) * AG).sum(axis=1)
-            out[k] = S  # the HC1 sum (se^2 / hc1), as _scaled
+            out[k] = _hc1_sum_path(e, yy, *run)  # the HC1 sum (se^2 / hc1), as _scaled
+        elif s.kind == "t":
+            out[k] = _coef_path(e, yy, *run) / np.sqrt(e.hc1 * np.maximum(_hc1_sum_path(e, yy, *run), 1e-300))
         out[k] /= scale[k]
     return out
+
+
+def _coef_path(e: _Est, yy: np.ndarray, i1, d1, i2, d2) -> np.ndarray:
+    """A regression's coefficient after each prefix of a run of pairs (:func:`_path`)."""
+    return e.coef(yy) + np.cumsum(e.c[i1] * d1 + e.c[i2] * d2)
+
+
+def _hc1_sum_path(e: _Est, yy: np.ndarray, i1, d1, i2, d2) -> np.ndarray:
+    """A regression's HC1 sum (S.E.^2 / hc1) after each prefix of a run of pairs (:func:`_path`)."""
+    res = e.resid(yy)
+    c2 = e.c2
+    lin = np.cumsum(2 * (c2[i1] * res[i1] * d1 + c2[i2] * res[i2] * d2) + c2[i1] * d1**2 + c2[i2] * d2**2)
+    X = e.X
+    Gr = (e.Gm[i1] if e.Gm is not None else X[i1] * e.w[i1, None]) * d1[:, None]
+    Gr += (e.Gm[i2] if e.Gm is not None else X[i2] * e.w[i2, None]) * d2[:, None]
+    Hr = X[i1] * (c2[i1] * d1)[:, None] + X[i2] * (c2[i2] * d2)[:, None]
+    Gc, Hc = np.cumsum(Gr, axis=0), np.cumsum(Hr, axis=0)
+    AG = Gc @ e.A.T  # beta change of each prefix
+    q = e.xce(yy)
+    return float(c2 @ res**2) + lin - 2 * AG @ q - 2 * (Hc * AG).sum(axis=1) + ((AG @ e.XCX()) * AG).sum(axis=1)
 
 
 def _balance(idx: np.ndarray, step: np.ndarray, grp: np.ndarray, coef_rows: dict) -> np.ndarray:
@@ -1374,6 +1418,36 @@ def _accept(links: list[_Link], ys: list[np.ndarray]) -> bool:
     return ok and n_new >= n_old
 
 
+def _aims_first(links: list[_Link], solve) -> list[np.ndarray] | None:
+    """``solve()`` with the trial groups' star aims (:attr:`_Stat.aim`) steered like the
+    cells they sit in; when its move is refused (:func:`_accept`) or leaves a marked pooled
+    statistic outside its interval, ``solve()`` again without them, and the move that keeps
+    more calibration targets printing as published is taken (the aims' on a tie). Before
+    the aims, the pooled pass took the S.E.s the groups' calibration had put in their star
+    bands out of them on 8 of seeds 0-11's 72 (SCR IW's disability, SCR OOW's life
+    satisfaction). ``None`` when neither move is accepted."""
+    ys = solve()
+    kept = ys is not None and _accept(links, ys)
+    if not any(s.aim and s.ok() for link in links for s in link.prob.stats):
+        return ys if kept else None  # no aim met to begin with: none was steered
+    if kept and all(s.ok(link.prob.value(s, y)) for link, y in zip(links, ys) for s in link.prob.stats if s.move):
+        return ys
+    saved = [link.prob.stats for link in links]
+    try:
+        for link in links:
+            link.prob.stats = [s for s in link.prob.stats if not s.aim]
+        plain = solve()
+        if plain is None or not _accept(links, plain):
+            return ys if kept else None
+        if not kept:
+            return plain
+        n = [sum(link.prob.verdict(y)[1] for link, y in zip(links, cand)) for cand in (ys, plain)]
+        return plain if n[1] > n[0] else ys
+    finally:
+        for link, stats in zip(links, saved):
+            link.prob.stats = stats
+
+
 #: outcomes calibrated one after the other, each reading the other's calibrated values: a
 #: case working 16+ hours is in paid work; weeks at 16+ hours fit inside weeks in work
 COUPLED = (("paid_work", "work16"), ("weeks_work", "weeks_work16"))
@@ -1444,12 +1518,12 @@ def _calibrate_chain(task) -> dict[str, np.ndarray]:
             if outcome == "paid_work":
                 can_down &= np.nan_to_num(out["work16"][prob.rows], nan=0.0) == 0
             ones = np.ones(len(prob.y))
-            ys = [_discrete(prob, ones, ones, can_down, can_up, flip_cost=FLIP_COST / t.scale,
-                            scale=t.scale)]
+            ys = _aims_first([_Link(prob)], lambda: [_discrete(prob, ones, ones, can_down, can_up,
+                                                              flip_cost=FLIP_COST / t.scale, scale=t.scale)])
         else:
             lo, hi = (np.full(len(prob.y), float(b)) for b in vocab.OUTCOMES[outcome].bounds)
-            ys = _solve_continuous(prob, lo, hi)
-        if ys is not None and _accept([_Link(prob)], ys):
+            ys = _aims_first([_Link(prob)], lambda: _solve_continuous(prob, lo, hi))
+        if ys is not None:
             out[outcome][prob.rows] = ys[0]
     return {o: out[o] for o in chain}
 
@@ -1479,8 +1553,8 @@ def _weeks(prob: _Problem, prob16: _Problem, out: dict, scale: int = 1) -> None:
     if _mark_moves(prob):
         lo = np.maximum(np.nan_to_num(out["weeks_work16"][prob.rows], nan=0.0), np.minimum(prob.y, 1.0))
         hi = np.full(len(prob.y), 16.0)
-        ys = _staged([_Link(prob)], lo, hi, prob.y > 0, at_bounds=True)
-        if ys is not None and _accept([_Link(prob)], ys):
+        ys = _aims_first([_Link(prob)], lambda: _staged([_Link(prob)], lo, hi, prob.y > 0, at_bounds=True))
+        if ys is not None:
             out["weeks_work"][prob.rows] = ys[0]
     if not _mark_moves(prob16):
         return
@@ -1488,8 +1562,8 @@ def _weeks(prob: _Problem, prob16: _Problem, out: dict, scale: int = 1) -> None:
     cap = np.nan_to_num(out["weeks_work"][prob16.rows], nan=0.0)
     on = y > 0
     can_up = ~on & (cap > 0)
-    y_new = _discrete(prob16, np.where(on, y, 0.0), np.where(can_up, cap, 0.0), on, can_up,
-                      flip_cost=FLIP_COST / np.sqrt(scale), rounds=30 if scale == 1 else 60,
-                      scale=scale)
-    if _accept([_Link(prob16)], [y_new]):
-        out["weeks_work16"][prob16.rows] = y_new
+    ys = _aims_first([_Link(prob16)], lambda: [_discrete(prob16, np.where(on, y, 0.0), np.where(can_up, cap, 0.0), on, can_up,
+                                                          flip_cost=FLIP_COST / np.sqrt(scale), rounds=30 if scale == 1 else 60,
+                                                          scale=scale)])
+    if ys is not None:
+        out["weeks_work16"][prob16.rows] = ys[0]

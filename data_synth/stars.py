@@ -6,7 +6,9 @@ secondary outcomes, or the three primary ones (whose ITT family the participatio
 stars use, as :class:`hlt_replicate.scorecard.Reproducer` does), under §4.3's convention
 (* 10 %, ** 5 %, *** 1 %). A printed impact and S.E. leave a range of t statistics; the stars
 narrow it. :func:`se_band` turns the stars into an S.E. interval inside the printed S.E.'s
-rounding, which the outcome calibration then aims at; for a pooled group's participation
+rounding, which the outcome calibration then aims at, and :func:`t_band` the band of impact /
+S.E. that the pooled pass keeps the trial groups in (:mod:`data_synth.pooled`, which moves
+their data again for the pooled tables); for a pooled group's participation
 impact (Table 4-13), whose S.E. follows its groups', :func:`coef_band` narrows the impact
 instead, which the pooled pass aims at (:mod:`data_synth.pooled`).
 
@@ -82,6 +84,17 @@ def _t_band(t: Targets, group: str, outcome: str):
     p_lo, p_hi = (1 - (1 - a) ** (1 / m) for a in (a_lo, a_hi))
     t_hi, t_lo = stats.norm.isf(p_lo / 2), stats.norm.isf(p_hi / 2)  # t_hi = inf for ***
     return float(t_lo), float(t_hi), fam[outcome][0], fam[outcome][1]
+
+
+def t_band(t: Targets, group: str, outcome: str, coef: float) -> tuple[float, float] | None:
+    """Interval of impact / S.E. that the printed stars need, signed as ``coef`` (the
+    module docstring's reading; an open band, ``***``, has ``inf`` at its far end); ``None``
+    where :func:`se_band` is (the stars do not narrow the S.E. for this impact). The pooled
+    pass keeps a trial group's impact and S.E. inside it (:mod:`data_synth.pooled`)."""
+    if se_band(t, group, outcome, coef) is None:
+        return None
+    t_lo, t_hi, _, _ = _t_band(t, group, outcome)
+    return (float(t_lo), float(t_hi)) if coef > 0 else (-float(t_hi), -float(t_lo))
 
 
 def se_band(t: Targets, group: str, outcome: str, coef: float) -> tuple[float, float] | None:

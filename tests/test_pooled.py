@@ -264,10 +264,12 @@ def test_group_se_aim_combines_the_stars_and_the_pooled_bands(monkeypatch):
     assert outcomes._se_band(t, "SCR_IW", "work16_cont", 0.03) is None
 
 
-def test_effect_size_form_is_exact_in_the_moves(exact_trial):
+@pytest.mark.parametrize("kind", ["es", "t"])
+def test_ratio_forms_are_exact_in_the_moves(exact_trial, kind):
     """The continuous pass's effect sizes (impact over the control arm's weighted s.d., steered
-    as a fallback: data_synth.pooled._solve_continuous) equal the exact statistic of the moved
-    data, and their Jacobian its finite differences."""
+    as a fallback: data_synth.pooled._solve_continuous) and star aims (impact over S.E., kept
+    in the band the printed stars need: data_synth.stars.t_band) equal the exact statistic of
+    the moved data, and their Jacobian its finite differences."""
     from data_synth.pooled import _build_problem, _directions, _Link, _printed_cells, _Quad
 
     d = exact_trial.data.copy()
@@ -275,8 +277,10 @@ def test_effect_size_form_is_exact_in_the_moves(exact_trial):
     resp = d[d[vocab.RESPONDED] == 1]
     designs = _Designs(resp)
     prob = _build_problem(designs, resp["eq5d"].to_numpy(float), "eq5d", TARGETS, _printed_cells(TARGETS), list(TARGETS.groups))
-    es = [i for i, s in enumerate(prob.stats) if s.kind == "es"]
-    assert es  # the participation tables' s.d.s (Tables 4-9, 4-11, 4-13)
+    es = [i for i, s in enumerate(prob.stats) if s.kind == kind]
+    # es: the participation tables' s.d.s (Tables 4-9, 4-11, 4-13); t: their stars (seed 0:
+    # SCR IW's and SCR OOW's EQ5D5L, whose stars narrow the S.E.)
+    assert es and all(prob.stats[i].aim == (kind == "t") for i in es)
     blocks, K = _directions(prob, np.ones(len(prob.y), bool))
     quad = _Quad([_Link(prob)], blocks, K)
     a = np.random.default_rng(0).normal(size=K) * 0.02
@@ -297,3 +301,31 @@ def test_effect_size_form_is_exact_in_the_moves(exact_trial):
         step[k] = h
         fd = (quad.values(a + step)[0] - quad.values(a - step)[0]) / (2 * h)
         np.testing.assert_allclose(J[es, k], fd[es], rtol=1e-5, atol=1e-9)
+
+
+def test_discrete_path_is_exact_for_every_kind(exact_trial):
+    """The discrete search scores a run of pairs by every prefix's statistics at once
+    (data_synth.pooled._path): impacts, raw means, S.E.s (as HC1 sums) and the star aims'
+    impact / S.E. equal the statistics of the data after that prefix."""
+    from data_synth.pooled import _build_problem, _path, _printed_cells
+
+    d = exact_trial.data.copy()
+    d[vocab.WEIGHT] = ipw_weights(d)
+    resp = d[d[vocab.RESPONDED] == 1]
+    prob = _build_problem(_Designs(resp), resp["dda"].to_numpy(float), "dda", TARGETS, _printed_cells(TARGETS), list(TARGETS.groups))
+    steer = [(s, None) for s in prob.stats if s.kind in ("coef", "mean0", "mean1", "se", "t")]
+    assert {s.kind for s, _ in steer} == {"coef", "mean0", "mean1", "se", "t"}  # seed 0: SCR IW's stars
+    rng = np.random.default_rng(1)
+    iw = prob.group == "SCR_IW"
+    downs = rng.permutation(np.flatnonzero(iw & (prob.y == 1)))[:40]
+    ups = rng.permutation(np.flatnonzero(iw & (prob.y == 0)))[:40]
+    scale = np.ones(len(steer))
+    out = _path(prob, steer, scale, prob.y, downs, -np.ones(40), ups, np.ones(40))
+    for p in (1, 17, 40):
+        y = prob.y.copy()
+        y[downs[:p]] -= 1
+        y[ups[:p]] += 1
+        for k, (s, _) in enumerate(steer):
+            e = prob.ests[s.est]
+            want = prob.value(s, y) ** 2 / e.hc1 if s.kind == "se" else prob.value(s, y)
+            assert out[k, p - 1] == pytest.approx(want, rel=1e-9, abs=1e-12), (s.id, p)

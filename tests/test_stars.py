@@ -41,6 +41,30 @@ def test_se_band_gives_the_printed_stars(group, outcome, coef, m):
         assert _sidak_stars(coef, s, m) == printed.strip()
 
 
+@pytest.mark.parametrize("group,outcome,coef,m,printed", [
+    ("SCR_IW", "dda", -0.05, 6, ""),         # Table 4-8: printed none, fourth of nine by |t|
+    ("SCR_OOW", "lifesat", 0.34, 9, "***"),  # Table 4-10: printed ***, first of nine
+])
+def test_t_band_gives_the_printed_stars_and_its_sign(group, outcome, coef, m, printed):
+    """The band of impact / S.E. the pooled pass keeps a trial group in: signed as the
+    impact, Sidak's stars inside it, and the S.E. band (same impact) is where the impact
+    over the S.E. falls in it."""
+    from data_synth.stars import t_band
+
+    lo, hi = t_band(T, group, outcome, coef)
+    assert lo < hi and (lo >= 0 if coef > 0 else hi <= 0)
+    assert math.isinf(lo if coef < 0 else hi) == (printed == "***")  # open-ended only for ***
+    for x in (lo, hi):
+        if math.isfinite(x):
+            inside = x + (1e-3 if x == lo else -1e-3)
+            assert _sidak_stars(inside, 1.0, m) == printed
+    se_lo, se_hi = se_band(T, group, outcome, coef)
+    for se in (se_lo, (se_lo + se_hi) / 2, se_hi):
+        assert lo - 1e-9 <= coef / se <= hi + 1e-9
+    assert t_band(T.with_scale(10), group, outcome, coef) is None
+    assert t_band(T, "SCR_IW", "swemwbs", 0.86) is None  # the stars narrow nothing
+
+
 def test_no_band_at_scale_or_without_stars():
     assert se_band(T.with_scale(10), "SCR_OOW", "jsse", 0.10) is None
     assert se_band(T, "SCR_OOW", "jsse", 0.0) is None
