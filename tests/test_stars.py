@@ -65,6 +65,19 @@ def test_t_band_gives_the_printed_stars_and_its_sign(group, outcome, coef, m, pr
     assert t_band(T, "SCR_IW", "swemwbs", 0.86) is None  # the stars narrow nothing
 
 
+def test_open_bands_aim_at_their_open_half():
+    """*** (no upper limit on t) aims at the smaller S.E.s of its interval, none at the larger."""
+    from data_synth.stars import _t_band
+
+    for group, outcome, coef in (("SCR_OOW", "lifesat", 0.34), ("SCR_IW", "dda", -0.05)):
+        t_lo, t_hi, _, se = _t_band(T, group, outcome)
+        full_lo = se - 0.0045 if math.isinf(t_hi) else max(se - 0.0045, abs(coef) / t_hi)
+        full_hi = min(se + 0.0045, abs(coef) / t_lo) if t_lo > 0 else se + 0.0045
+        lo, hi = se_band(T, group, outcome, coef)
+        mid = (full_lo + full_hi) / 2
+        assert (lo, hi) == pytest.approx((full_lo, mid) if math.isinf(t_hi) else (mid, full_hi))
+
+
 def test_no_band_at_scale_or_without_stars():
     assert se_band(T.with_scale(10), "SCR_OOW", "jsse", 0.10) is None
     assert se_band(T, "SCR_OOW", "jsse", 0.0) is None
