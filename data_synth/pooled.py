@@ -37,7 +37,7 @@ Two steps, both in ``exact`` mode:
    used by :mod:`data_synth.outcomes`).
 
    The pooled groups' primary-outcome ITT impacts have no table; where the prose claims a
-   significance band and an effect size (``pooled_primary_prose`` in the targets file: the
+   significance band and an effect size (``primary_prose`` in the targets file: the
    OOW groups' weak evidence of 0.1 s.d. on EQ5D5L and SWEMWBS), the impact is aimed inside
    the interval they give for the S.E. and s.d. its groups leave
    (:func:`data_synth.stars.prose_coef_band`), best effort like Table 4-13's stars. Seeds
@@ -48,7 +48,9 @@ Two steps, both in ``exact`` mode:
    continuous outcome's move that takes a trial group's effect size out of its rounding is
    solved again with the effect sizes steered too (:func:`_solve_continuous`). The trial
    groups' impact / S.E. stays in the band their printed stars need, where their
-   calibration put it (:func:`data_synth.stars.t_band`), unless that costs a pooled cell
+   calibration put it (:func:`data_synth.stars.t_band`), and so does a trial group's ITT
+   impact / S.E. in the band its prose claims (:func:`data_synth.stars.prose_t_band`: WMCA
+   OOW's "no effect on any of the three primary outcomes"), unless that costs a pooled cell
    (:func:`_aims_first`).
 """
 from __future__ import annotations
@@ -66,7 +68,7 @@ from hlt_replicate import vocab
 
 from . import workers
 from .errors import TargetError
-from .stars import coef_band, prose_claims, prose_coef_band, t_band
+from .stars import coef_band, prose_claims, prose_coef_band, prose_t_band, t_band
 from .targets import ARMS, Targets
 
 MARGIN = 0.7  # continuous group means: use 70 % of each rounding interval, leaving room for the calibration
@@ -697,6 +699,17 @@ def _build_problem(designs: _Designs, y_all: np.ndarray, outcome: str, t: Target
                     gap = max(now - lo, 0.0) if np.isinf(hi) else max(hi - now, 0.0)
                     lo, hi = (lo + gap / 2, now + gap / 2) if np.isinf(hi) else (now - gap / 2, hi - gap / 2)
                 prob.stats.append(_Stat(est_name, "t", lo, hi, False, id=f"{est_name}.{outcome}.stars", aim=True))
+        if est_name not in vocab.POOLED_GROUPS and primary and not iv:
+            # what the group's prose says of its ITT impact (WMCA OOW: no effect), on the side
+            # of zero it is on; None at --scale
+            band = prose_t_band(t, est_name, outcome)
+            if band is not None:
+                e = cache[key]
+                se = e.se(prob.y[e.loc])
+                now = e.coef(prob.y[e.loc]) / se if se > 0 else 0.0
+                lo, hi = (max(band[0], 0.0), band[1]) if now >= 0 else (band[0], min(band[1], 0.0))
+                if lo < hi:
+                    prob.stats.append(_Stat(est_name, "t", lo, hi, False, id=f"{est_name}.{outcome}.prose", aim=True))
     prob.evaluate(prob.y)
     return prob
 

@@ -19,10 +19,11 @@ with positively dependent ones (so the aim sits inside the band by ``MARGIN`` in
 scorecard computes the stars with the kit's permutation Westfall-Young and compares them; they
 are not calibration targets. Only at the trial's own size (a p-value belongs to its sample).
 
-The same reading turns the prose's claims about the pooled groups' primary outcomes, which
-have no table (a significance band and an effect size: the OOW groups' "weak evidence" of
-0.1 s.d.), into an interval of impacts that the pooled pass aims at
-(:func:`prose_coef_band`).
+The same reading turns the prose's claims about primary outcomes that have no table (a
+significance band, and sometimes an effect size: the OOW groups' "weak evidence" of 0.1
+s.d.; WMCA's "no effect on any of the three primary outcomes") into an interval of impact /
+S.E. (:func:`prose_t_band`) and, for a pooled group, of impacts (:func:`prose_coef_band`),
+which the pooled pass aims at.
 """
 from __future__ import annotations
 
@@ -140,32 +141,20 @@ def coef_band(t: Targets, group: str, outcome: str, se: float) -> tuple[float, f
 
 
 def prose_claims(t: Targets, group: str) -> dict:
-    """Primary outcome -> claim (``band``, ``effect_size``) of a pooled group's prose
-    (``pooled_primary_prose`` in the targets file; empty without one)."""
-    return {o: c for o, c in ((t.raw.get("pooled_primary_prose") or {}).get(group) or {}).items() if o in vocab.PRIMARY_OUTCOMES}
+    """Primary outcome -> claim (``band``, ``effect_size``) of a group's prose about its
+    primary ITT impacts (``primary_prose`` in the targets file; empty without one)."""
+    return {o: c for o, c in ((t.raw.get("primary_prose") or {}).get(group) or {}).items() if o in vocab.PRIMARY_OUTCOMES}
 
 
 #: the prose's bands as the stars of §4.3's convention that mark them
 _BAND_STARS = {"none": "", "weak": "*"}
 
 
-def prose_coef_band(t: Targets, group: str, outcome: str, se: float, sd: float) -> tuple[float, float] | None:
-    """Interval of a pooled group's primary ITT impact that the prose asks for
-    (``pooled_primary_prose`` in the targets file): |impact| / ``se`` in the band of t
-    statistics whose Westfall-Young adjusted p falls in the claimed band, and, with an
-    ``effect_size``, impact / ``sd`` rounding to it (one decimal).
-
-    The adjusted p is read as in :func:`_t_band`: Sidak's over the outcomes left at the
-    outcome's step of the step-down, taking it first among the outcomes claimed in the same
-    band (the tighter reading), inside the band by ``MARGIN``; ``section_4_3``'s cuts (10 %
-    and 5 %) are the prose's ("weak evidence ... at the 10% confidence level"). The effect
-    size is aimed inside :data:`ES_INSIDE` of its rounding and gives the sign (a positive
-    impact); without one, only the band ``none`` gives an interval (symmetric). ``None``
-    without a claim, at ``--scale`` (a p-value belongs to the trial's own sample size), or
-    when the two conditions leave no interval."""
+def _prose_abs_t(t: Targets, group: str, outcome: str) -> tuple[float, float, dict] | None:
+    """(lo, hi, claim): the |impact / S.E.| band of a prose claim (:func:`prose_t_band`)."""
     claims = prose_claims(t, group)
     claim = claims.get(outcome)
-    if t.scale != 1 or claim is None or not se > 0:
+    if t.scale != 1 or claim is None:
         return None
     rank = PROSE_BANDS.index  # none < weak < significant
     m = sum(rank(c["band"]) <= rank(claim["band"]) for c in claims.values())
@@ -176,7 +165,40 @@ def prose_coef_band(t: Targets, group: str, outcome: str, se: float, sd: float) 
     else:
         a_lo, a_hi = _adjusted_band(_BAND_STARS[claim["band"]])
     p_lo, p_hi = (1 - (1 - a) ** (1 / m) for a in (a_lo, a_hi))
-    lo, hi = se * stats.norm.isf(p_hi / 2), se * stats.norm.isf(p_lo / 2)  # |impact|; hi = inf when p_lo = 0
+    return float(stats.norm.isf(p_hi / 2)), float(stats.norm.isf(p_lo / 2)), claim  # hi = inf when p_lo = 0
+
+
+def prose_t_band(t: Targets, group: str, outcome: str) -> tuple[float, float] | None:
+    """Interval of a group's primary ITT impact / S.E. whose Westfall-Young adjusted p falls
+    in the band its prose claims (``primary_prose`` in the targets file).
+
+    The adjusted p is read as in :func:`_t_band`: Sidak's over the outcomes left at the
+    outcome's step of the step-down, taking it first among the outcomes claimed in the same
+    band (the tighter reading), inside the band by ``MARGIN``; ``section_4_3``'s cuts (10 %
+    and 5 %) are the prose's ("weak evidence ... at the 10% confidence level"). A claimed
+    effect size gives the sign (a positive impact); without one, only the band ``none``
+    gives an interval (symmetric). ``None`` without a claim or at ``--scale`` (a p-value
+    belongs to the trial's own sample size)."""
+    band = _prose_abs_t(t, group, outcome)
+    if band is None:
+        return None
+    lo, hi, claim = band
+    if claim.get("effect_size") is not None:
+        return lo, hi
+    return (-hi, hi) if claim["band"] == "none" else None
+
+
+def prose_coef_band(t: Targets, group: str, outcome: str, se: float, sd: float) -> tuple[float, float] | None:
+    """Interval of a pooled group's primary ITT impact that the prose asks for
+    (``primary_prose`` in the targets file): impact / ``se`` in :func:`prose_t_band`'s
+    interval and, with an ``effect_size``, impact / ``sd`` rounding to it (one decimal,
+    aimed inside :data:`ES_INSIDE` of its rounding). ``None`` as :func:`prose_t_band`, or
+    when the two conditions leave no interval."""
+    band = _prose_abs_t(t, group, outcome)
+    if band is None or not se > 0:
+        return None
+    t_lo, t_hi, claim = band
+    lo, hi = se * t_lo, se * t_hi  # |impact|
     es = claim.get("effect_size")
     if es is not None and sd > 0:
         lo, hi = max(lo, (es - ES_INSIDE * 0.05) * sd), min(hi, (es + ES_INSIDE * 0.05) * sd)

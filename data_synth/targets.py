@@ -330,7 +330,7 @@ def validate(raw: dict) -> None:
         for col in ("all", "resp") if total else ():
             if col in total:
                 _mi_distribution(total[col], raw[sect], f"{sect}.total.{col}")
-    _pooled_prose(raw.get("pooled_primary_prose"))
+    _primary_prose(raw.get("primary_prose"))
     for name, m in raw["baseline_measures"].items():
         if name not in vocab.BASELINE_MEASURES:
             raise TargetError(f"targets: baseline_measures.{name} is not a known baseline measure {list(vocab.BASELINE_MEASURES)}")
@@ -391,22 +391,23 @@ def _check_base(raw: dict, g: str, rand: dict, resp: dict) -> None:
 PROSE_BANDS = ("none", "weak", "significant")
 
 
-def _pooled_prose(block) -> None:
-    """The optional ``pooled_primary_prose`` section: pooled group -> primary outcome ->
+def _primary_prose(block) -> None:
+    """The optional ``primary_prose`` section: group (trial or pooled) -> primary outcome ->
     ``band`` (one of :data:`PROSE_BANDS`) and optionally ``effect_size``."""
     if block is None:
         return
+    known = [*vocab.GROUPS, *vocab.POOLED_GROUPS]
     if not isinstance(block, dict):
-        raise TargetError("targets: pooled_primary_prose must be a mapping of pooled groups")
+        raise TargetError("targets: primary_prose must be a mapping of groups")
     for g, rows in block.items():
         if g in ("source", "line"):
             continue
-        if g not in vocab.POOLED_GROUPS:
-            raise TargetError(f"targets: pooled_primary_prose.{g} is not a pooled group {list(vocab.POOLED_GROUPS)}")
+        if g not in known:
+            raise TargetError(f"targets: primary_prose.{g} is not a trial or pooled group {known}")
         if not isinstance(rows, dict):
-            raise TargetError(f"targets: pooled_primary_prose.{g} must map primary outcomes to claims")
+            raise TargetError(f"targets: primary_prose.{g} must map primary outcomes to claims")
         for o, claim in rows.items():
-            where = f"pooled_primary_prose.{g}.{o}"
+            where = f"primary_prose.{g}.{o}"
             if o not in vocab.PRIMARY_OUTCOMES:
                 raise TargetError(f"targets: {where}: {o!r} is not a primary outcome {list(vocab.PRIMARY_OUTCOMES)}")
             band = _req(claim, "band", where) if isinstance(claim, dict) else None

@@ -60,7 +60,7 @@ def test_pooled_cells_met(seed, exact_report):
 def test_pooled_primary_prose_of_the_oow_groups(seed, exact_trial):
     """The OOW groups pooled have no primary-outcome table; the prose claims weak evidence
     (Westfall-Young adjusted p in [0.05, 0.10)) of 0.1 s.d. on EQ5D5L and SWEMWBS and no
-    significant effect on paid work (§4.3.5, chapter 5; targets file pooled_primary_prose).
+    significant effect on paid work (§4.3.5, chapter 5; targets file primary_prose).
     The pooled pass aims at them; the scorecard's own run (1,000 permutations, seed 0)
     reads them as claimed. Before the aim, 6 of seeds 0-11 printed 'significant' for one
     or both."""
@@ -71,7 +71,7 @@ def test_pooled_primary_prose_of_the_oow_groups(seed, exact_trial):
     d[vocab.WEIGHT] = ipw_weights(d)
     tab = impact_table(d[d[vocab.RESPONDED] == 1], "OOW_pooled", vocab.PRIMARY_OUTCOMES, p_adjust="wy",
                        wy_kwargs=dict(reps=1000, seed=0)).set_index("outcome")
-    for o, claim in TARGETS.raw["pooled_primary_prose"]["OOW_pooled"].items():
+    for o, claim in TARGETS.raw["primary_prose"]["OOW_pooled"].items():
         assert band(tab.loc[o, "p_adj"]) == claim["band"], (o, tab.loc[o, "p_adj"])
         if "effect_size" in claim:
             assert round(tab.loc[o, "effect_size"], 1) == claim["effect_size"], (o, tab.loc[o, "effect_size"])
@@ -329,3 +329,25 @@ def test_discrete_path_is_exact_for_every_kind(exact_trial):
             e = prob.ests[s.est]
             want = prob.value(s, y) ** 2 / e.hc1 if s.kind == "se" else prob.value(s, y)
             assert out[k, p - 1] == pytest.approx(want, rel=1e-9, abs=1e-12), (s.id, p)
+
+
+def test_trial_group_prose_is_an_aim_of_the_pooled_pass(exact_trial):
+    """WMCA OOW's 'no effect on any of the three primary outcomes' (§4.3.4; targets file,
+    primary_prose): the pooled pass carries its ITT impact / S.E. as an aim, on the side of
+    zero it is on, inside data_synth.stars.prose_t_band; the trial groups with a
+    participation table (an IV estimator in the pass) carry none."""
+    from data_synth.pooled import _build_problem, _printed_cells
+    from data_synth.stars import prose_t_band
+
+    d = exact_trial.data.copy()
+    d[vocab.WEIGHT] = ipw_weights(d)
+    resp = d[d[vocab.RESPONDED] == 1]
+    prob = _build_problem(_Designs(resp), resp["eq5d"].to_numpy(float), "eq5d", TARGETS, _printed_cells(TARGETS), list(TARGETS.groups))
+    aims = {s.est: s for s in prob.stats if s.id.endswith(".prose") and s.est in vocab.GROUPS}
+    assert set(aims) == {"WMCA_OOW"}
+    s = aims["WMCA_OOW"]
+    lo, hi = prose_t_band(TARGETS, "WMCA_OOW", "eq5d")
+    assert s.kind == "t" and s.aim and not s.required
+    assert (s.lo, s.hi) == ((0.0, hi) if s.value >= 0 else (lo, 0.0))
+    r = estimate_itt(resp, "eq5d", "WMCA_OOW")
+    assert s.value == pytest.approx(r.impact / r.se, rel=1e-9)

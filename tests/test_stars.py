@@ -102,7 +102,7 @@ def test_coef_band_for_a_pooled_group():
 def test_prose_coef_band_gives_the_claimed_band_and_effect_size():
     """The OOW groups pooled: 'weak evidence' (adjusted p in [0.05, 0.10)) of 0.1 s.d. on
     EQ5D5L and SWEMWBS, no significant effect on paid work (targets file,
-    pooled_primary_prose). Read with Sidak's bound over the three primary outcomes (each weak
+    primary_prose). Read with Sidak's bound over the three primary outcomes (each weak
     one taken first of the family; paid work, claimed less, last: one outcome left)."""
     from data_synth.stars import prose_coef_band
 
@@ -119,3 +119,21 @@ def test_prose_coef_band_gives_the_claimed_band_and_effect_size():
     # no claim, or --scale (a p-value belongs to the trial's own sample size)
     assert prose_coef_band(T, "SCR", "eq5d", 0.007, 0.30) is None
     assert prose_coef_band(T.with_scale(100), "OOW_pooled", "eq5d", 0.0007, 0.30) is None
+
+
+def test_prose_t_band_of_a_trial_group():
+    """WMCA OOW: 'no effect on any of the three primary outcomes' (§4.3.4; targets file,
+    primary_prose): each outcome, read first of three, has impact / S.E. in a symmetric band
+    whose edge Sidak puts inside 'none'; a pooled group's claim with an effect size is
+    positive and is prose_coef_band's over the S.E."""
+    from data_synth.stars import prose_coef_band, prose_t_band
+
+    for outcome in ("paid_work", "eq5d", "swemwbs"):
+        lo, hi = prose_t_band(T, "WMCA_OOW", outcome)
+        assert lo == -hi and 1.8 < hi < 2.2
+        assert _sidak_stars(hi * 0.999, 1.0, 3) == "" and _sidak_stars(hi * 1.08, 1.0, 3) == "*"
+    t_lo, t_hi = prose_t_band(T, "OOW_pooled", "eq5d")
+    assert 0 < t_lo < t_hi and _sidak_stars((t_lo + t_hi) / 2, 1.0, 3) == "*"
+    c_lo, c_hi = prose_coef_band(T, "OOW_pooled", "eq5d", 0.0070, 0.2)  # an s.d. whose 0.1 s.d. leaves the band alone
+    assert (c_lo, c_hi) == pytest.approx((t_lo * 0.0070, t_hi * 0.0070))
+    assert prose_t_band(T, "SCR_IW", "eq5d") is None and prose_t_band(T.with_scale(10), "WMCA_OOW", "eq5d") is None
