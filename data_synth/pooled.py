@@ -518,8 +518,9 @@ class _Designs:
 @dataclass
 class _Stat:
     """A printed statistic of one regression: ``kind`` coef / se / mean0 / mean1 / sd / es
-    (impact / s.d.) / t (impact / S.E.), acceptance interval [lo, hi]; ``required`` for calibration targets (the others are aimed
-    at but never gate a change); ``move`` when it is to be brought into its interval."""
+    (impact / s.d.) / t (impact / S.E.), acceptance interval [lo, hi]; ``required`` for
+    calibration targets (the others are aimed at but never gate a change); ``move`` when it
+    is to be brought into its interval."""
 
     est: str
     kind: str
@@ -530,8 +531,9 @@ class _Stat:
     move: bool = False
     value: float = np.nan
     steer: bool = True  # False: a pooled cell the kit compares but does not calibrate
-    #: a trial group's impact / S.E. band for its printed stars (data_synth.stars.t_band):
-    #: kept where it is met, dropped when keeping it costs a pooled cell (:func:`_aims_first`)
+    #: a trial group's impact / S.E. band for its printed stars or its prose
+    #: (data_synth.stars.t_band, prose_t_band): kept where it is met, dropped when keeping
+    #: it costs a pooled cell (:func:`_aims_first`)
     aim: bool = False
 
     def ok(self, v: float | None = None) -> bool:
@@ -1432,8 +1434,8 @@ def _accept(links: list[_Link], ys: list[np.ndarray]) -> bool:
 
 
 def _aims_first(links: list[_Link], solve) -> list[np.ndarray] | None:
-    """``solve()`` with the trial groups' star aims (:attr:`_Stat.aim`) steered like the
-    cells they sit in; when its move is refused (:func:`_accept`) or leaves a marked pooled
+    """``solve()`` with the trial groups' star and prose aims (:attr:`_Stat.aim`) steered
+    like the cells they sit in; when its move is refused (:func:`_accept`) or leaves a marked pooled
     statistic outside its interval, ``solve()`` again without them, and the move that keeps
     more calibration targets printing as published is taken (the aims' on a tie). Before
     the aims, the pooled pass took the S.E.s the groups' calibration had put in their star

@@ -105,8 +105,8 @@ def se_band(t: Targets, group: str, outcome: str, coef: float) -> tuple[float, f
 
     For the open-ended bands (``***`` and none) only the half on the open side is aimed
     at: their one edge is Sidak's reading of a permutation p-value from 1,000 draws, and
-    seeds 0-23 put SCR OOW's life satisfaction (***) at p 0.010-0.013 in 6 of 24 with
-    the whole interval, none with the half."""
+    seeds 0-23 put SCR OOW's life satisfaction (***) at p 0.010-0.013 on 6 of 24 with
+    the whole interval, on 1 of 24 (p 0.011) with the half."""
     band = _t_band(t, group, outcome)
     if band is None or not coef:
         return None

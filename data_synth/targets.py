@@ -331,6 +331,7 @@ def validate(raw: dict) -> None:
             if col in total:
                 _mi_distribution(total[col], raw[sect], f"{sect}.total.{col}")
     _primary_prose(raw.get("primary_prose"))
+    _table_4_5_prose((raw.get("table_4_5") or {}).get("prose"))
     for name, m in raw["baseline_measures"].items():
         if name not in vocab.BASELINE_MEASURES:
             raise TargetError(f"targets: baseline_measures.{name} is not a known baseline measure {list(vocab.BASELINE_MEASURES)}")
@@ -416,6 +417,23 @@ def _primary_prose(block) -> None:
             es = claim.get("effect_size")
             if es is not None and (isinstance(es, bool) or not isinstance(es, (int, float)) or es <= 0):
                 raise TargetError(f"targets: {where}.effect_size = {es!r} must be a positive number (s.d.s, as printed)")
+
+
+def _table_4_5_prose(claim) -> None:
+    """The optional ``table_4_5.prose``: the band the prose gives every unadjusted
+    difference (``none``: the generator keeps the differences whose row is lost inside it)
+    and its level ``alpha``."""
+    if claim is None:
+        return
+    where = "table_4_5.prose"
+    if not isinstance(claim, dict):
+        raise TargetError(f"targets: {where} must be a mapping with band and alpha")
+    band = _req(claim, "band", where)
+    if band != "none":
+        raise TargetError(f"targets: {where}.band = {band!r}; the generator knows only 'none' (no difference significant)")
+    alpha = _req(claim, "alpha", where)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise TargetError(f"targets: {where}.alpha = {alpha!r} must be a level between 0 and 1")
 
 
 def _check_outcome(o: str, g: str, c, t, base, n_resp: int, section: str) -> None:

@@ -229,6 +229,9 @@ def test_modified_targets_file_is_honoured(tmp_path):
         (lambda r: r["primary_prose"].__setitem__("SCR", []), "primary_prose.SCR must map primary outcomes to claims"),
         (lambda r: r["primary_prose"].__setitem__("Sheffield", {}), "primary_prose.Sheffield is not a trial or pooled group"),
         (lambda r: r["primary_prose"]["OOW_pooled"].__setitem__("jsse", {"band": "weak"}), "'jsse' is not a primary outcome"),
+        (lambda r: r["table_4_5"]["prose"].__setitem__("band", "weak"), "table_4_5.prose.band = 'weak'; the generator knows only 'none'"),
+        (lambda r: r["table_4_5"]["prose"].__setitem__("alpha", 5), "table_4_5.prose.alpha = 5 must be a level between 0 and 1"),
+        (lambda r: r["table_4_5"]["prose"].pop("alpha"), "missing key table_4_5.prose.alpha"),
     ],
 )
 def test_malformed_targets_raise_clear_errors(edit, message):
@@ -434,3 +437,39 @@ def test_scale_100_exact_meets_every_target(seed):
     rep = calibration_report(d, scale=100)
     missed = rep[rep.status == "missed"]
     assert missed.empty, missed[["id", "value", "achieved", "tol"]].to_string()
+
+
+def test_a_lost_table_4_5_row_keeps_the_prose_claim(exact_trial):
+    """Table 4-5's SWEMWBS row is lost (a copy of another row); the prose says no baseline
+    difference is significant at 5 % (§4.2.1; targets file, table_4_5.prose). A synthetic
+    difference past the claim's edge is moved inside it, S.E. held, the full population's
+    mean restored; one inside it is left alone."""
+    from scipy import stats
+
+    from data_synth.generator import _not_significant
+    from data_synth.stars import MARGIN
+    from hlt_replicate.impact import estimate_itt
+    from hlt_replicate.weighting import ipw_weights
+
+    d = exact_trial.data.copy()
+    d[vocab.WEIGHT] = ipw_weights(d)
+    grp = d[d[vocab.GROUP] == "SCR_OOW"].copy()
+    resp = grp[vocab.RESPONDED].to_numpy() == 1
+    spec = TARGETS.measure("bl_swemwbs", "SCR_OOW")
+    edge = stats.norm.isf(0.05 * 2**MARGIN / 2)
+
+    def t_of(g):
+        r = estimate_itt(g[resp], "bl_swemwbs", "SCR_OOW", baseline=False)  # Table 4-5's regression
+        return r.impact / r.se, r.se
+
+    assert abs(t_of(grp)[0]) <= edge  # seed 0 draws it inside
+    assert _not_significant(grp, resp, "bl_swemwbs", 0.05, spec, np.random.default_rng(0)) is grp
+    pushed = grp.copy()
+    pushed.loc[resp & (grp[vocab.TREAT] == 1).to_numpy(), "bl_swemwbs"] += 1.5  # t about 4
+    t0, se0 = t_of(pushed)
+    assert t0 > 2 * edge
+    out = _not_significant(pushed, resp, "bl_swemwbs", 0.05, spec, np.random.default_rng(0))
+    t1, se1 = t_of(out)
+    assert 0 < t1 <= 0.8 * edge and se1 == pytest.approx(se0, rel=0.03)
+    assert out["bl_swemwbs"].mean() == pytest.approx(spec["mean"], abs=1e-6)
+    assert out["bl_swemwbs"].between(*spec["bounds"]).all()
