@@ -267,9 +267,9 @@ def test_group_se_aim_combines_the_stars_and_the_pooled_bands(monkeypatch):
 @pytest.mark.parametrize("kind", ["es", "t"])
 def test_ratio_forms_are_exact_in_the_moves(exact_trial, kind):
     """The continuous pass's effect sizes (impact over the control arm's weighted s.d., steered
-    as a fallback: data_synth.pooled._solve_continuous) and star aims (impact over S.E., kept
-    in the band the printed stars need: data_synth.stars.t_band) equal the exact statistic of
-    the moved data, and their Jacobian its finite differences."""
+    as a fallback: data_synth.pooled._solve_continuous) and aims (impact over S.E., kept in
+    the band the printed stars or prose need: data_synth.stars.t_band, prose_t_band) equal
+    the exact statistic of the moved data, and their Jacobian its finite differences."""
     from data_synth.pooled import _build_problem, _directions, _Link, _printed_cells, _Quad
 
     d = exact_trial.data.copy()
@@ -278,8 +278,8 @@ def test_ratio_forms_are_exact_in_the_moves(exact_trial, kind):
     designs = _Designs(resp)
     prob = _build_problem(designs, resp["eq5d"].to_numpy(float), "eq5d", TARGETS, _printed_cells(TARGETS), list(TARGETS.groups))
     es = [i for i, s in enumerate(prob.stats) if s.kind == kind]
-    # es: the participation tables' s.d.s (Tables 4-9, 4-11, 4-13); t: their stars (seed 0:
-    # SCR IW's and SCR OOW's EQ5D5L, whose stars narrow the S.E.)
+    # es: the participation tables' s.d.s (Tables 4-9, 4-11, 4-13); t: the aims, their stars
+    # (seed 0: SCR IW's and SCR OOW's EQ5D5L, whose stars narrow the S.E.) and WMCA's prose
     assert es and all(prob.stats[i].aim == (kind == "t") for i in es)
     blocks, K = _directions(prob, np.ones(len(prob.y), bool))
     quad = _Quad([_Link(prob)], blocks, K)
