@@ -5,9 +5,11 @@ Usage::
     python benchmarks/bench_widget_functions.py [--repeat 5] [--blas-threads 1|auto]
 
 Prints one row per call: median and best wall time over ``--repeat`` runs (after one warm-up)
-and whether the median is under the 200 ms widget budget. The data are the random test
-trial of ``tests/_fake_trial.py`` (the synthetic HLT data once it lands has the same
-columns and size).
+and whether the median is under the 200 ms widget budget. The data are the synthetic trial
+the notebooks use (``data_synth.generate(seed=0)``, exact mode, with its survey weights;
+``--data fake`` for the random test trial of ``tests/_fake_trial.py``). Besides the
+package's functions, the widget callbacks of notebooks 00-03 (``hlt_replicate.lessons``)
+are timed whole, figure included (not rendered to PNG).
 
 BLAS threads: by default the script pins OpenBLAS to one thread *before* numpy loads. The
 kit's regressions are small (a few thousand rows × ~30 columns), where a threaded BLAS
@@ -26,6 +28,8 @@ from pathlib import Path
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--repeat", type=int, default=5)
 parser.add_argument("--blas-threads", default="1", help="OpenBLAS threads ('auto' = numpy's default)")
+parser.add_argument("--data", choices=("synthetic", "fake"), default="synthetic",
+                    help="the synthetic trial (default) or the random test trial")
 args = parser.parse_args()
 if args.blas_threads != "auto":
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -56,8 +60,16 @@ def png(fig) -> int:
 
 
 def main() -> None:
-    data = make_fake_trial(9785, seed=2026)
-    data[vocab.WEIGHT] = weighting.ipw_weights(data)
+    if args.data == "fake":
+        data = make_fake_trial(9785, seed=2026)
+        data[vocab.WEIGHT] = weighting.ipw_weights(data)
+        trial = None
+    else:
+        from hlt_replicate.teaching import load_trial
+
+        trial = load_trial(seed=0)  # as the notebooks: weights included, cached after the first run
+        data = trial.data
+    from hlt_replicate.lessons import ch00, ch01, ch02, ch03
     itt = im.estimate_itt(data, "eq5d", "SCR")
     sub = im.subgroup_table(data, "paid_work", "OOW_pooled")
     asmd = weighting.asmd_table(data, "SCR_IW")
@@ -92,7 +104,21 @@ def main() -> None:
         ("charts", "impact_chart(...) + PNG", lambda: png(charts.impact_chart(itt))),
         ("charts", "forest_plot(4 dims) + PNG", lambda: png(charts.forest_plot(sub))),
         ("charts", "love_plot(...) + PNG", lambda: png(charts.love_plot(asmd))),
+        # the notebooks' widget callbacks, whole
+        ("notebook 00", "column_view(age)", lambda: ch00.column_view(data, "age")),
+        ("notebook 01", "rerandomise_view(blocks group)", lambda: ch01.rerandomise_view(data)),
+        ("notebook 01", "rerandomise_view(blocks group × area)", lambda: ch01.rerandomise_view(data, strata=("group", "area"))),
+        ("notebook 01", "rerandomise_view(blocks group × area × cohort)",
+         lambda: ch01.rerandomise_view(data, strata=("group", "area", "cohort"))),
+        ("notebook 02", "propensity_view(trial)", lambda: ch02.propensity_view(trial)),
+        ("notebook 02", "weights_view(default)", lambda: ch02.weights_view(data)),
+        ("notebook 02", "weights_view(trim cap k=3, rake)", lambda: ch02.weights_view(data, trim="cap", k=3.0, rake=True)),
+        ("notebook 03", "impact_view(default)", lambda: ch03.impact_view(trial)),
+        ("notebook 03", "impact_view(participation)", lambda: ch03.impact_view(trial, kind="participation")),
+        ("notebook 03", "subgroup_view(default)", lambda: ch03.subgroup_view(data)),
     ]
+    if trial is None:  # the random test trial has no ground truth for these views
+        cases = [c for c in cases if c[1] not in ("propensity_view(trial)", "impact_view(default)", "impact_view(participation)")]
     rows = []
     for module, name, fn in cases:
         fn()  # warm-up

@@ -9,6 +9,8 @@ report compares each with the generated data.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import copy
 import hashlib
 from dataclasses import dataclass
@@ -249,10 +251,49 @@ def load_targets(path: str | Path | None = None, scale: int = 1) -> Targets:
     return Targets(raw, p, hashlib.sha256(text).hexdigest(), 1).with_scale(scale)
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_types(node, where: str = "<top>") -> None:
+    """Raise naming the first entry of the wrong type, before the checks and the generator
+    trip over it deeper down: a ``rows`` entry without the ``values`` list its table's
+    other rows have, text in a list of numbers (``values: [0.57, "x", ...]``; significance
+    stars excepted), or a number written as quoted text (``impact: "0.1"``)."""
+    if isinstance(node, dict):
+        for key, v in node.items():
+            here = f"{where}.{key}" if where != "<top>" else str(key)
+            if key == "rows" and isinstance(v, dict) and any(isinstance(r, dict) and "values" in r for r in v.values()):
+                for name, row in v.items():  # a table whose rows list their cells as values
+                    if not isinstance(row, dict) or not isinstance(row.get("values"), list):
+                        raise TargetError(f"targets: {here}.{name} needs a 'values' list (the printed row's cells), got {row!r}")
+            if isinstance(v, str):
+                try:
+                    float(v)
+                except ValueError:
+                    pass
+                else:
+                    raise TargetError(f"targets: {here} = {v!r} is quoted text; write the number without quotes")
+            _check_types(v, here)
+    elif isinstance(node, list):
+        if any(_is_number(v) for v in node):
+            for i, v in enumerate(node):
+                if v is not None and not _is_number(v) and not (isinstance(v, str) and set(v) <= {"*"}):  # stars: '', '*', ...
+                    raise TargetError(f"targets: {where}[{i}] = {v!r} is not a number (the list's other entries are)")
+        for i, v in enumerate(node):
+            if isinstance(v, (dict, list)):
+                _check_types(v, f"{where}[{i}]")
+
+
+#: the range a trial group's mean age must lie in (recruits are adults of working age)
+AGE_RANGE = (16.0, 70.0)
+
+
 def validate(raw: dict) -> None:
     """Raise :class:`TargetError` on the first structural or logical problem found."""
     if not isinstance(raw, dict):
         raise TargetError("targets: the file must hold a mapping at the top level")
+    _check_types(raw)
     for key in REQUIRED_SECTIONS:
         _req(raw, key, "<top>")
     design = raw["design"]
@@ -264,7 +305,16 @@ def validate(raw: dict) -> None:
         raise TargetError(f"targets: design.randomised has unknown group(s) {unknown}; expected {list(vocab.GROUPS)}")
     if not groups:
         raise TargetError("targets: design.randomised lists no trial group")
-    _req(design, "intake", "design")
+    intake = _req(design, "intake", "design")
+    dates = []
+    for end in ("start", "end"):
+        v = _req(intake, end, "design.intake")
+        try:
+            dates.append(dt.date.fromisoformat(str(v)))
+        except ValueError:
+            raise TargetError(f"targets: design.intake.{end} = {v!r} is not a date (YYYY-MM-DD)") from None
+    if dates[0] >= dates[1]:
+        raise TargetError(f"targets: design.intake.start = {dates[0]} is not before design.intake.end = {dates[1]}")
     for g in groups:
         for arm in ARMS:
             n = _count(_req(_req(rand, g, "design.randomised"), arm, f"design.randomised.{g}"), f"design.randomised.{g}.{arm}")
@@ -280,6 +330,9 @@ def validate(raw: dict) -> None:
             v = row["values"][0]
             if var in vocab.BINARY_BASELINE:
                 _prob(v, f"baseline_characteristics.{g}.rows.{var} (population)")
+            elif var == "age" and not (_is_number(v) and AGE_RANGE[0] <= v <= AGE_RANGE[1]):
+                raise TargetError(f"targets: baseline_characteristics.{g}.rows.age (population) = {v!r} must be a mean age "
+                                  f"in [{AGE_RANGE[0]:g}, {AGE_RANGE[1]:g}]")
         for block, levels in CATEGORICAL_BLOCKS.items():
             shares = {}
             for lv in levels:
@@ -292,6 +345,9 @@ def validate(raw: dict) -> None:
             _prob(_req(wh, lv, f"work_history.{g}"), f"work_history.{g}.{lv}")
         _shares_sum({lv: wh[lv] for lv in vocab.WORK_HISTORY_LEVELS}, raw["work_history"].get("decimals", 2), f"work_history.{g} shares")
         # outcomes
+        for o, sd in _req(raw["outcome_sd"], g, "outcome_sd").items():  # the assumed s.d.s (else 1 is assumed)
+            if not _is_number(sd) or sd <= 0:
+                raise TargetError(f"targets: outcome_sd.{g}.{o} = {sd!r} must be a positive number")
         n_resp = sum(resp[g][a] for a in ARMS)
         prim = _req(raw["primary_outcomes"], g, "primary_outcomes")
         for o in vocab.PRIMARY_OUTCOMES:

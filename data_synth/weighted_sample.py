@@ -236,7 +236,7 @@ class _ResponseModel:
 
 
 def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
-                              attempts: int = 3, polish: bool = True, **search) -> pd.DataFrame:
+                              attempts: int = 3, polish: bool = True, best_effort: bool = True, **search) -> pd.DataFrame:
     """Swap response status within arms until the weighted respondent columns print as
     published (module docstring: differences, p-values, §3.3.1 shares, and best effort the
     levels, suppressed cells and joint p-values). Arms are also traded between respondents
@@ -261,9 +261,15 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
     p-value; with it, one restart of the joint tests' phase (``block_retries``) reaches as
     many joint p-values as three did, and the search takes about 10 % more CPU.
 
+    ``best_effort=False``: neither the joint tests' phase nor the polish (every promised
+    target is met all the same, in about half the time; the joint p-values and the levels
+    are left where the search proper left them).
+
     ``search``: options of :func:`_search` (``pool``, ``fine_swaps``, ``patience``, ...),
     for the polish too, except the four that make it the polish (``polish``, ``hinge``,
     ``max_block_rounds``, ``block_retries``)."""
+    if not best_effort:
+        polish, search = False, {**search, "joint_tests": False}
     best = None
     for _ in range(attempts):
         out, unmet = _search(grp, t, group, rng, **search)
@@ -282,14 +288,15 @@ def calibrate_weighted_sample(grp: pd.DataFrame, t: Targets, group: str, rng: np
 def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
             rounds: int = 150, pool: int = 150, fine_swaps: int = 8, patience: int = 8,
             max_block_rounds: int = 24, block_retries: int = 1, block_patience: int = 12, polish: bool = False,
-            hinge: float = 0.8, block_hinge: float = POLISH_HINGE) -> tuple[pd.DataFrame, int]:
+            hinge: float = 0.8, block_hinge: float = POLISH_HINGE, joint_tests: bool = True) -> tuple[pd.DataFrame, int]:
     """One run of the search of :func:`calibrate_weighted_sample`; returns the sample and
     how many promised targets it leaves unmet.
 
     ``polish``: start in the joint tests' phase, pair by pair, from a state meeting every
     promised target; count a best-effort cell as met where it prints (the search proper
     aims inside 95 % of the rounding), leave out those further than :data:`NEAR` times it,
-    and ignore gaps inside ``hinge`` aims in the loss.
+    and ignore gaps inside ``hinge`` aims in the loss. ``joint_tests=False``: no joint
+    tests' phase.
 
     The joint tests' phase runs at most ``max_block_rounds`` rounds, and ends (or starts
     again, ``block_retries``) once ``block_patience`` rounds have passed without a better
@@ -301,6 +308,8 @@ def _search(grp: pd.DataFrame, t: Targets, group: str, rng: np.random.Generator,
     against 263 of 264)."""
     grp = grp.copy()
     spec = _spec(grp, t, group)
+    if not joint_tests:  # no joint tests' phase: the search ends once every other target is met
+        spec.blocks = []
     model = _ResponseModel(grp)
     T = model.T.astype(bool)
     r = grp[vocab.RESPONDED].to_numpy(float).copy()

@@ -31,11 +31,24 @@ def require_columns(data: pd.DataFrame, columns: Iterable[str], what: str = "dat
         )
 
 
+def as_numeric(values, what: str, expected: str) -> np.ndarray:
+    """``values`` as a float array, or raise naming ``what`` and the first values that are
+    not numbers (text such as "T"/"C" where 0/1 is expected), instead of numpy's bare
+    "could not convert string to float"."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        s = pd.Series(np.asarray(values, dtype=object).ravel())
+        bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()].unique().tolist()
+        raise InputError(f"{what} has non-numeric value(s) {bad[:5]}; expected {expected}") from None
+
+
 def require_binary(values: pd.Series, name: str) -> np.ndarray:
     """Return ``values`` as a 0/1 float array, or raise naming the offending values."""
+    values = pd.Series(values) if not isinstance(values, pd.Series) else values
     if values.isna().any():
         raise InputError(f"column {name!r} has {int(values.isna().sum())} missing value(s); expected 0/1")
-    arr = np.asarray(values, dtype=float)
+    arr = as_numeric(values, f"column {name!r}", "0/1")
     bad = sorted(set(np.unique(arr)) - {0.0, 1.0})
     if bad:
         raise InputError(f"column {name!r} must be 0/1, found value(s) {bad[:5]}")
@@ -50,7 +63,9 @@ def require_both_arms(treat: np.ndarray, name: str, where: str = "") -> None:
 
 
 def require_weights(w: pd.Series | np.ndarray, name: str = "weights") -> np.ndarray:
-    arr = np.asarray(w, dtype=float)
+    arr = as_numeric(w, name, "positive numbers")
+    if arr.size == 0:
+        raise InputError(f"{name} has no (non-missing) values")
     if np.isnan(arr).any():
         raise InputError(f"{name} has {int(np.isnan(arr).sum())} missing value(s); weights must be positive")
     if (arr <= 0).any():

@@ -195,6 +195,8 @@ def build_design(
     groups = data[vocab.GROUP].to_numpy()[observed] if group_indicators and vocab.GROUP in data.columns else None
     if groups is not None and len(pd.unique(groups)) > 1:
         codes, order = level_codes(groups, vocab.GROUP, vocab.GROUPS)
+        for k, g in enumerate(order):  # with group indicators, a group with one arm adds nothing to the impact
+            require_both_arms(t[codes == k], treat, f" in trial group {g!r} among rows with {outcome!r} observed")
         G, gnames = indicators(codes, len(order)), [f"{vocab.GROUP}[{g}]" for g in order[1:]]
         # A group dummy already spanned by the controls is redundant: in SCR/WMCA OOW the
         # area dummies nest the site, so group[WMCA_OOW] is the sum of the WMCA areas'
@@ -262,6 +264,14 @@ def _weighted_sd(y: np.ndarray, w: np.ndarray | None) -> float:
     return float(np.sqrt(np.average((y - m) ** 2, weights=w)))
 
 
+def _require_residual(resid: np.ndarray, y: np.ndarray, outcome: str) -> None:
+    """Raise when the regressors fit the outcome exactly: every residual is zero, so the
+    robust standard error is zero too and the p-value meaningless."""
+    if np.max(np.abs(resid)) <= 1e-10 * max(1.0, float(np.max(np.abs(y)))):
+        raise InputError(f"outcome {outcome!r}: the regressors fit it exactly (every residual is zero), so its standard "
+                         "error is not defined (is it constant within each arm, or a copy of a control?)")
+
+
 def estimate_itt(
     data: pd.DataFrame,
     outcome: str,
@@ -290,6 +300,7 @@ def estimate_itt(
     rows = select_group(data, group)
     d = build_design(rows, outcome, treat, controls, weights, baseline, missing_controls=missing_controls)
     fit = wls(d.y, d.X, d.w, cov_type, d.names)
+    _require_residual(fit.resid, d.y, outcome)
     b, s = fit.params[1], fit.bse[1]
     ctrl = d.treat == 0
     sd_val = _weighted_sd(d.y[ctrl], None if d.w is None else d.w[ctrl]) if sd == "control" else _weighted_sd(d.y, d.w)
@@ -343,7 +354,7 @@ def estimate_participation(
         raise InputError(f"column {participated!r} is 1 for some control-arm rows: participation must be 0 in the control arm")
     exog = d.X[:, [0, *range(2, d.X.shape[1])]]
     names = (participated, "const", *d.names[2:])
-    fit = iv2sls(d.y, exog, part, d.treat, d.w, cov_type, names)
+    fit = iv2sls(d.y, exog, part, d.treat, d.w, cov_type, names, instrument_names=(treat,))
     b, s = fit.params[0], fit.bse[0]
     ctrl = d.treat == 0
     sd_val = _weighted_sd(d.y[ctrl], None if d.w is None else d.w[ctrl]) if sd == "control" else _weighted_sd(d.y, d.w)

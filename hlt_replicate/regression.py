@@ -125,12 +125,14 @@ def iv2sls(
     w: np.ndarray | None = None,
     cov_type: str = "HC1",
     names: Sequence[str] | None = None,
+    instrument_names: Sequence[str] | None = None,
 ) -> Fit:
     """Two-stage least squares, one endogenous regressor per column of ``endog``.
 
     Regressors are ``[endog, exog]``; instruments ``[instruments, exog]``. Robust covariance
     as linearmodels' ``IV2SLS(...).fit(cov_type="robust")`` (HC0) with an ``n/(n-k)``
     factor for ``HC1``. Weights enter as in linearmodels (rows multiplied by sqrt(w)).
+    ``names`` (of the regressors) and ``instrument_names`` name the columns in errors.
     """
     require_choice(cov_type, ("HC0", "HC1"), "cov_type")
     y = np.asarray(y, dtype=float)
@@ -142,7 +144,9 @@ def iv2sls(
     names = tuple(names) if names is not None else tuple(f"x{j}" for j in range(k))
     sw = np.ones(n) if w is None else np.sqrt(np.asarray(w, dtype=float))
     Xs, Zs, ys = X * sw[:, None], Z * sw[:, None], y * sw
-    check_rank(Zs, [f"z{j}" for j in range(Z.shape[1])], "instrument matrix")
+    n_inst = Z.shape[1] - exog.shape[1]
+    inst = list(instrument_names) if instrument_names is not None else [f"instrument{j}" for j in range(n_inst)]
+    check_rank(Zs, [*inst, *names[endog.shape[1]:]], "instrument matrix (instruments and exogenous regressors)")
     Qz, _ = np.linalg.qr(Zs)
     Xhat = Qz @ (Qz.T @ Xs)
     check_rank(Xhat, names, "first-stage fitted regressors (weak or irrelevant instrument?)")

@@ -602,9 +602,41 @@ def _untargeted(targets=None) -> dict[str, str]:
     return {cell: e["id"] for e in t.raw.get("untargeted") or [] if not e.get("aimed") for cell in e.get("cells") or []}
 
 
-def _reason(c: dict, untargeted: dict[str, str] | None = None) -> str:
+def _prose_aimed(targets=None) -> set[tuple[str, str]]:
+    """(group, outcome) of the prose claims on impacts with no printed table or figure that
+    the generator aims at: the targets file's ``primary_prose``."""
+    t = load_targets(targets)
+    return {(g, o) for g, claims in (t.raw.get("primary_prose") or {}).items() if isinstance(claims, dict)
+            for o in claims if o in vocab.OUTCOMES}
+
+
+def _prose_reason(c: dict, aimed: set[tuple[str, str]]) -> str:
+    """What the generator does about a prose claim (``published_extra.yaml``'s statements):
+    aims at it (``primary_prose``, Table 4-5's "none ... significant"), leaves it to follow
+    a table it restates (its stars, or Table 4-1's counts), or nothing."""
+    spec = c.get("spec") if isinstance(c.get("spec"), dict) else {}
+    kind, what = spec.get("kind"), "effect sizes" if "effect" in str(c["statistic"]) else "significance claims"
+    group, outcome = c.get("group"), c.get("variable")
+    if kind == "itt" and (group, outcome) in aimed:
+        return (f"prose {what} on impacts with no printed table (aimed at, best effort: targets file "
+                "primary_prose, data_synth.stars.prose_t_band)")
+    if kind == "itt" and spec.get("table_cell"):
+        return f"prose {what} restating {spec['table_cell']} (follow that cell's calibration)"
+    if kind == "itt" and group not in vocab.POOLED_GROUPS:
+        return f"prose {what} on a trial group's impact table (follow its stars, aimed at, best effort: data_synth.stars)"
+    if kind == "table_4_5":
+        return "prose significance claims on Table 4-5 (aimed at, best effort: targets file table_4_5.prose)"
+    if kind in ("response_rate", "sap"):
+        return "prose significance claims on response rates (follow Table 4-1's counts, a calibration target)"
+    if kind == "admin_12m":
+        return "prose significance claims on the 12-month outcome (follow blog Table 1's targets)"
+    return f"prose {what} (not calibrated)"
+
+
+def _reason(c: dict, untargeted: dict[str, str] | None = None, aimed: set[tuple[str, str]] | None = None) -> str:
     """Why a cell is not (yet) reproduced exactly: the group the lead calibrates next, or
-    the targets file's ``untargeted`` entry that says why the kit does not aim at it."""
+    the targets file's ``untargeted`` entry that says why the kit does not aim at it.
+    ``aimed``: the prose claims the generator aims at (:func:`_prose_aimed`)."""
     if untargeted and c["id"] in untargeted:
         return f"untargeted: not produced under the kit's documented assumptions (targets file, {untargeted[c['id']]})"
     sec, stat = c["section"], str(c["statistic"])
@@ -631,7 +663,7 @@ def _reason(c: dict, untargeted: dict[str, str] | None = None) -> str:
     if sec in ("secondary_impacts", "participation_impacts"):
         return "trial-group impact tables (calibration target)"
     if sec == "prose":
-        return "prose " + ("effect sizes" if "effect" in stat else "significance claims")
+        return _prose_reason(c, aimed or set())
     if sec in ("ips_sessions", "first_session"):
         return "Tables 4-6/4-7 (MI)"
     if sec in ("chapter3", "work_history"):
@@ -728,7 +760,7 @@ def build_scorecard(
     keep = [not (s == "blog_12m" and i not in excl) for s, i in zip(cells["section"], cells["id"])]
     cells = cells[keep].reset_index(drop=True)
     rep = Reproducer(data, reps=reps, seed=seed, stars=stars, targets=targets, progress=progress)
-    untargeted = _untargeted(targets)
+    untargeted, aimed = _untargeted(targets), _prose_aimed(targets)
     out = []
     for c in cells.to_dict("records"):
         c = {k: (None if not isinstance(v, (str, dict, list, tuple)) and v is not None and pd.isna(v) else v) for k, v in c.items()}
@@ -748,10 +780,10 @@ def build_scorecard(
             "source": c["source"], "table": c["table"], "row": c["row"], "group": c["group"] or "",
             "arm": c["arm"] or "", "statistic": c["statistic"], "published": pub_txt, "reproduced": rep_txt,
             "decimals": int(c["decimals"]), "status": status,
-            "note": note if status in ("published-inconsistent",) else (f"{_reason(c, untargeted)}; {note}" if status != "match" else note),
+            "note": note if status in ("published-inconsistent",) else (f"{_reason(c, untargeted, aimed)}; {note}" if status != "match" else note),
             "id": c["id"], "doc": c["doc"], "line": c["line"], "section": c["section"],
             "value": value if not isinstance(value, str) else np.nan, "target": bool(c["target"]),
-            "reason": _reason(c, untargeted) if status in ("close", "miss") else "",
+            "reason": _reason(c, untargeted, aimed) if status in ("close", "miss") else "",
         })
     card = pd.DataFrame(out)
     card.attrs.update(reps=reps, seed=seed, stars=stars)

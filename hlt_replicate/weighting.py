@@ -39,6 +39,7 @@ from scipy import stats
 from . import vocab
 from ._checks import (
     InputError,
+    as_numeric,
     require_binary,
     require_both_arms,
     require_choice,
@@ -114,6 +115,22 @@ def logit_fit(X: np.ndarray, y: np.ndarray, max_iter: int = 50, tol: float = 1e-
     )
 
 
+def _explain_failed_fit(X: np.ndarray, y: np.ndarray, names: Sequence[str], what: str) -> None:
+    """Raise naming the cause when a logit cannot be fitted: the collinear or constant
+    columns (:func:`hlt_replicate.regression.check_rank`), or a 0/1 column whose rows
+    (where it is 1) all have the same outcome (perfect prediction: the MLE is infinite)."""
+    from .regression import check_rank
+
+    check_rank(X, names, what)
+    for j in range(1, X.shape[1]):
+        col = X[:, j]
+        if np.isin(col, (0.0, 1.0)).all() and col.any():
+            ys = y[col == 1]
+            if ys.min() == ys.max():
+                raise InputError(f"{what}: every row with {names[j]!r} = 1 has outcome {int(ys[0])} (perfect prediction): "
+                                 "merge the level with another (pooled=...) or leave the covariate out")
+
+
 def response_propensity(
     data: pd.DataFrame,
     covariates: Sequence[str] = RESPONSE_COVARIATES,
@@ -135,16 +152,22 @@ def response_propensity(
     require_columns(data, [responded, treat, *covariates] + ([by] if by else []))
     r = require_binary(data[responded], responded)
     out = np.full(len(data), np.nan)
-    t = np.asarray(data[treat], float)
+    t = require_binary(data[treat], treat)
     design = pooled_covariates(data, covariates, pooled)
     for key, rows in _group_rows(data, by):
         n = int(rows.sum()) if isinstance(rows, np.ndarray) else len(data)
-        Xc, _ = _control_matrix(design, covariates, rows, n, missing)
+        where = f" in {by}={key!r}" if by else ""
+        require_both_arms(t[rows], treat, where)
+        Xc, names = _control_matrix(design, covariates, rows, n, missing)
         X = np.column_stack([np.ones(n), t[rows], Xc])
         rr = r[rows]
         if rr.min() == rr.max():
             raise InputError(f"group {key!r}: every row has {responded}={int(rr[0])}; a response model needs both")
-        beta = logit_fit(X, rr)
+        try:
+            beta = logit_fit(X, rr)
+        except InputError:
+            _explain_failed_fit(X, rr, ["const", treat, *names], f"response model{where}")
+            raise
         out[rows] = 1 / (1 + np.exp(-(X @ beta)))
     return pd.Series(out, index=data.index, name="p_response")
 
@@ -400,7 +423,7 @@ def rake_to_population(
     index with NaN for non-respondents. Each cell's weight total is kept."""
     require_frame(data)
     by = list(by)
-    require_columns(data, [responded, *columns, *by])
+    require_columns(data, [responded, *columns, *by] + ([weights] if isinstance(weights, str) else []))
     w = data[weights] if isinstance(weights, str) else _as_series(weights, data.index)
     resp = require_binary(data[responded], responded) == 1
     out = pd.Series(np.nan, index=data.index, name=vocab.WEIGHT)
@@ -444,7 +467,7 @@ def survey_weights(
 def kish_deff(weights: pd.Series | np.ndarray) -> float:
     """Kish's (1965) design effect from unequal weighting: n Σw² / (Σw)² = 1 + CV²
     (population CV of the weights). Missing weights are ignored."""
-    w = np.asarray(weights, float)
+    w = as_numeric(weights, "weights", "positive numbers")
     w = w[~np.isnan(w)]
     require_weights(w, "weights")
     return float(len(w) * np.sum(w**2) / np.sum(w) ** 2)
@@ -452,7 +475,7 @@ def kish_deff(weights: pd.Series | np.ndarray) -> float:
 
 def effective_sample_size(weights: pd.Series | np.ndarray) -> float:
     """Kish's effective sample size (Σw)² / Σw² = n / deff. Missing weights are ignored."""
-    w = np.asarray(weights, float)
+    w = as_numeric(weights, "weights", "positive numbers")
     w = w[~np.isnan(w)]
     require_weights(w, "weights")
     return float(np.sum(w) ** 2 / np.sum(w**2))
@@ -576,6 +599,8 @@ def asmd_table(
     w_all = (sample[weights] if isinstance(weights, str) else _as_series(weights).loc[sample.index]).to_numpy(float)
     require_weights(w_all, "weights (respondents)")
     t = require_binary(sample[treat], treat)
+    if compare == "arms":
+        require_both_arms(t, treat, f" among the respondents{'' if group is None else f' of {group!r}'}")
     rows = []
     for v in variables:
         ok = sample[v].notna().to_numpy()

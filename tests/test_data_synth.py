@@ -64,6 +64,21 @@ def test_every_target_met_with_another_seed():
     assert missed.empty, missed[["id", "value", "achieved", "tol"]].to_string()
 
 
+def test_exact_without_best_effort_meets_every_target(exact_trial):
+    """best_effort=False (``--no-best-effort``) skips the joint tests' phase and the polish
+    of the weighted-sample search: every target is still met, the manifest says which
+    trial it is, and the respondents differ from the default trial's (the best-effort
+    cells of Tables 4-2..4-4 are what the skipped phases move)."""
+    gen = data_synth.generate_trial(seed=0, best_effort=False)
+    rep = calibration_report(gen.data)
+    missed = rep[rep.status == "missed"]
+    assert missed.empty, missed[["id", "value", "achieved", "tol"]].to_string()
+    assert gen.manifest["best_effort"] is False and exact_trial.manifest["best_effort"] is True
+    assert "best_effort" not in data_synth.generate_trial(seed=0, mode="sampled").manifest
+    by_id = lambda d: d.set_index(vocab.ID).sort_index()[vocab.RESPONDED]  # noqa: E731
+    assert not by_id(gen.data).equals(by_id(exact_trial.data))
+
+
 def test_inconsistencies_are_listed_not_targeted(exact_report):
     inc = exact_report[exact_report.status == "published inconsistency"]
     assert {"table_4_5.bl_swemwbs.SCR_IW.diff", "secondary_impacts.SCR.lifesat.base"} <= set(inc.id)
@@ -232,6 +247,18 @@ def test_modified_targets_file_is_honoured(tmp_path):
         (lambda r: r["table_4_5"]["prose"].__setitem__("band", "weak"), "table_4_5.prose.band = 'weak'; the generator knows only 'none'"),
         (lambda r: r["table_4_5"]["prose"].__setitem__("alpha", 5), "table_4_5.prose.alpha = 5 must be a level between 0 and 1"),
         (lambda r: r["table_4_5"]["prose"].pop("alpha"), "missing key table_4_5.prose.alpha"),
+        # wrong types and values the generator would otherwise trip over deep down
+        (lambda r: r["baseline_characteristics"]["SCR_OOW"]["rows"]["partner"].pop("values"),
+         "baseline_characteristics.SCR_OOW.rows.partner needs a 'values' list"),
+        (lambda r: r["baseline_characteristics"]["SCR_OOW"]["rows"]["age"]["values"].__setitem__(0, "forty"),
+         "baseline_characteristics.SCR_OOW.rows.age.values[0] = 'forty' is not a number"),
+        (lambda r: r["admin_12m"]["SCR_OOW"].__setitem__("impact", "0.1"), "admin_12m.SCR_OOW.impact = '0.1' is quoted text"),
+        (lambda r: r["baseline_characteristics"]["SCR_OOW"]["rows"]["age"]["values"].__setitem__(0, -5),
+         "age.*= -5 must be a mean age in"),
+        (lambda r: r["design"]["intake"].__setitem__("start", "not a date"), "design.intake.start = 'not a date' is not a date"),
+        (lambda r: r["design"]["intake"].__setitem__("end", "2018-01-01"), "is not before design.intake.end"),
+        (lambda r: r["outcome_sd"].pop("SCR_OOW"), "missing key outcome_sd.SCR_OOW"),
+        (lambda r: r["outcome_sd"]["WMCA_OOW"].__setitem__("gse", 0), "outcome_sd.WMCA_OOW.gse = 0 must be a positive number"),
     ],
 )
 def test_malformed_targets_raise_clear_errors(edit, message):
@@ -289,6 +316,32 @@ def test_cli_generate_and_check(tmp_path):
     assert "missed" in r.stdout
     r = subprocess.run([sys.executable, "-m", "data_synth", "check", "--data", str(tmp_path / "nope")], capture_output=True, text=True)
     assert r.returncode == 2 and "not found" in r.stderr
+
+
+def test_cli_check_uses_the_targets_the_data_were_generated_from(tmp_path):
+    """generate --targets FILE keeps a copy beside the data; check without --targets
+    compares with it (manifest.json's SHA-256), not with the kit's own file, and says so
+    when the file the data came from is nowhere to be found."""
+    path = _edited(tmp_path, lambda raw: raw["baseline_characteristics"]["SCR_IW"]["rows"]["female"]["values"].__setitem__(0, 0.62))
+    out = tmp_path / "trial"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "data_synth", *a], capture_output=True, text=True)  # noqa: E731
+    r = run("generate", "--out", str(out), "--targets", path, "--mode", "sampled", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert (out / "targets.yaml").read_bytes() == open(path, "rb").read()
+    r = run("check", "--data", str(out))
+    line = next(x for x in r.stdout.splitlines() if x.startswith("baseline_characteristics.SCR_IW.female.population"))
+    assert "target      0.62" in line, line
+    r = run("check", "--data", str(out), "--targets", str(TARGETS.path))  # asked for: used, with a note
+    assert "is not the targets file these data were generated from" in r.stderr
+    assert "target      0.57" in next(x for x in r.stdout.splitlines() if x.startswith("baseline_characteristics.SCR_IW.female.population"))
+    (out / "targets.yaml").unlink()
+    r = run("check", "--data", str(out))
+    assert r.returncode == 2 and "pass it with --targets FILE" in r.stderr and "targets.yaml" in r.stderr
+    # the kit's own targets: no copy written, check finds them by their hash
+    own = tmp_path / "own"
+    assert run("generate", "--out", str(own), "--mode", "sampled", "--quiet", "--targets", str(TARGETS.path)).returncode == 0
+    assert not (own / "targets.yaml").exists()
+    assert "is not the targets file" not in run("check", "--data", str(own)).stderr
 
 
 def test_pooled_means_edited_out_of_reach_name_themselves(tmp_path):

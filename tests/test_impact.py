@@ -171,6 +171,51 @@ def test_errors_are_specific(trial):
         im.estimate_itt(trial, "eq5d", "SCR", sd="median")
 
 
+
+def test_more_bad_inputs_name_their_cause(trial):
+    """Pooled groups, the IV, text values and exact fits: each error names the column."""
+    one_arm = trial.copy()  # SCR IW with its treatment arm only, pooled with SCR OOW
+    one_arm.loc[(one_arm[vocab.GROUP] == "SCR_IW") & (one_arm[vocab.TREAT] == 0), vocab.TREAT] = 1
+    with pytest.raises(InputError, match="no control.*in trial group 'SCR_IW'"):
+        im.estimate_itt(one_arm, "eq5d", "SCR")
+    with pytest.raises(InputError, match="no control.*in trial group 'SCR_IW'"):
+        im.estimate_participation(one_arm, "eq5d", "SCR")
+    bad = trial.copy()
+    bad["age2"] = bad["age"] * 2
+    with pytest.raises(InputError, match="instrument matrix.*collinear: 'age2'"):
+        im.estimate_participation(bad, "eq5d", "SCR_IW", controls=(*vocab.SAP_CONTROLS, "age2"))
+    scr = trial[trial[vocab.GROUP] == "SCR_IW"]
+    bad = scr.copy()
+    bad[vocab.TREAT] = np.where(bad[vocab.TREAT] == 1, "T", "C")
+    with pytest.raises(InputError, match="'treat' has non-numeric value.*'T'"):
+        im.estimate_itt(bad, "eq5d")
+    bad = scr.copy()
+    bad[vocab.WEIGHT] = bad[vocab.WEIGHT].astype(object)
+    bad.loc[bad["eq5d"].notna().idxmax(), vocab.WEIGHT] = "heavy"
+    with pytest.raises(InputError, match="weights column 'weight' has non-numeric value.*'heavy'"):
+        im.estimate_itt(bad, "eq5d")
+    bad = scr.copy()  # constant within each arm: zero residuals, no standard error
+    seen = bad["eq5d"].notna()
+    bad.loc[seen, "eq5d"] = 0.5 + 0.1 * bad.loc[seen, vocab.TREAT]
+    with pytest.raises(InputError, match="outcome .eq5d.: the regressors fit it exactly"):
+        im.estimate_itt(bad, "eq5d", baseline=False)
+
+
+
+def test_effect_size_sd_conventions(trial):
+    """sd="control": the control respondents' weighted s.d. (ddof 0); sd="pooled": all
+    respondents' with the outcome, as statsmodels' DescrStatsW gives them."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    rows = trial[(trial[vocab.GROUP] == "SCR_IW") & trial["eq5d"].notna()]
+    ctrl = rows[vocab.TREAT] == 0
+    for sd, sub in (("control", rows[ctrl]), ("pooled", rows)):
+        r = im.estimate_itt(trial, "eq5d", "SCR_IW", sd=sd)
+        assert r.sd == pytest.approx(DescrStatsW(sub["eq5d"], weights=sub[vocab.WEIGHT], ddof=0).std, rel=1e-12)
+        assert r.effect_size == pytest.approx(r.impact / r.sd)
+    assert im.estimate_itt(trial, "eq5d", "SCR_IW", sd="pooled").impact == im.estimate_itt(trial, "eq5d", "SCR_IW").impact
+
+
 # --- report tables -----------------------------------------------------------------------
 def test_significance_stars_conventions():
     assert im.significance_stars(0.004, "footnote_15") == "**"  # footnote 15: p < .01

@@ -143,6 +143,28 @@ def test_ri_impact_null_equals_refitting_the_regression():
         assert (P[g == lab].sum(0) == d.treat[g == lab].sum()).all()
 
 
+def test_ri_impact_checks_its_regression():
+    """ri_impact's permuted coefficients use estimate_itt's design: too few rows or a
+    collinear control raise as estimate_itt does, naming the column."""
+    df = make_fake_trial(900, seed=3)
+    df[vocab.WEIGHT] = 1.0
+    small = df[(df[vocab.GROUP] == "SCR_IW") & df["eq5d"].notna()].groupby(vocab.TREAT).head(6)
+    with pytest.raises(InputError, match="fewer observations than parameters"):
+        ra.ri_impact(small, "eq5d", n_perm=20)
+    df["age2"] = df["age"] * 2
+    with pytest.raises(InputError, match="collinear: 'age2'"):
+        ra.ri_impact(df, "eq5d", "SCR_IW", controls=(*vocab.SAP_CONTROLS, "age2"), n_perm=20)
+
+
+def test_hlt_design_blocks_on_several_columns():
+    df = make_fake_trial(600, seed=4)
+    design = ra.hlt_design(df, (vocab.GROUP, vocab.AREA))
+    z = design.draw(1)
+    for _, rows in df.groupby([vocab.GROUP, vocab.AREA]):
+        n1 = int(z[df.index.get_indexer(rows.index)].sum())
+        assert abs(n1 - len(rows) / 2) <= 0.5  # half of each block, odd blocks rounded
+
+
 def test_ri_errors():
     z = np.array([0, 1, 0, 1])
     with pytest.raises(InputError, match="alternative"):

@@ -219,6 +219,25 @@ def test_untargeted_cells_name_their_entry_as_the_reason(card):
     assert not out[~out.id.isin(list(entry))].reason.str.startswith("untargeted").any()
 
 
+def test_prose_cells_say_whether_the_generator_aims_at_them():
+    """A close or missed prose claim names what the generator does about it: aims at it
+    (the targets file's primary_prose: WMCA OOW's and the pooled OOW groups' primary
+    outcomes), lets it follow the table cell it restates, or nothing."""
+    aimed = sc._prose_aimed()
+    assert ("WMCA_OOW", "eq5d") in aimed and ("OOW_pooled", "swemwbs") in aimed and ("SCR", "eq5d") not in aimed
+    prose = published_cells(rand=False)
+    prose = prose[prose.section == "prose"]
+    reasons = {i: sc._reason(_cell(i), None, aimed) for i in prose.id}
+    for i in ("prose.s434.primary.eq5d.band", "prose.s435.eq5d.band", "prose.s435.eq5d.effect_size",
+              "prose.ch5.employment.OOW_pooled.band", "prose.ch5.employment.WMCA_OOW.band"):
+        assert "aimed at" in reasons[i] and "primary_prose" in reasons[i], (i, reasons[i])
+    assert "restating participation_impacts.SCR_IW.eq5d" in reasons["prose.s431.eq5d.effect_size"]
+    assert "not calibrated" in reasons["prose.ch5.employment.SCR.band"]
+    assert "table_4_5.prose" in reasons["prose.s421.t45_raw.SCR_OOW.band"]
+    # without the targets file's primary_prose, nothing is said to be aimed at it
+    assert not any("primary_prose" in sc._reason(_cell(i), None, set()) for i in prose.id)
+
+
 def test_scorecard_is_reproducible(card, exact_trial):
     again = build_scorecard(exact_trial.data, reps=REPS, seed=0)
     assert again[list(COLUMNS)].equals(card[list(COLUMNS)])

@@ -103,6 +103,46 @@ def test_response_model_errors(trial):
         wt.ipw_weights(bad)
 
 
+def test_response_model_errors_name_the_covariate_and_group(trial):
+    """A response model that cannot be fitted says which covariate, in which group, and why."""
+    bad = trial.copy()
+    bad["age2"] = bad["age"] * 2
+    with pytest.raises(InputError, match=r"response model in group='\w+' is collinear: 'age2'"):
+        wt.response_propensity(bad, [*wt.RESPONSE_COVARIATES, "age2"])
+    bad = trial.copy()
+    bad.loc[bad.index[0], vocab.TREAT] = 2
+    with pytest.raises(InputError, match="'treat' must be 0/1"):
+        wt.response_propensity(bad)
+    bad = trial.copy()
+    bad[vocab.TREAT] = bad[vocab.TREAT].astype(float)
+    bad.loc[bad.index[0], vocab.TREAT] = np.nan
+    with pytest.raises(InputError, match="'treat' has 1 missing"):
+        wt.ipw_weights(bad)
+    bad = trial.copy()
+    bad.loc[bad[vocab.GROUP] == "WMCA_OOW", vocab.TREAT] = 1
+    with pytest.raises(InputError, match="no control.*in group='WMCA_OOW'"):
+        wt.response_propensity(bad)
+    one = trial[trial[vocab.GROUP] == "SCR_IW"].copy()  # a level only respondents have
+    one["rare"] = 0
+    one.loc[one[one[vocab.RESPONDED] == 1].index[:3], "rare"] = 1
+    with pytest.raises(InputError, match="'rare' = 1 has outcome 1 \\(perfect prediction\\)"):
+        wt.response_propensity(one, [*wt.RESPONSE_COVARIATES, "rare"])
+
+
+def test_weight_diagnostics_errors(trial):
+    with pytest.raises(InputError, match="no \\(non-missing\\) values"):
+        wt.kish_deff(np.full(4, np.nan))
+    with pytest.raises(InputError, match="no \\(non-missing\\) values"):
+        wt.weight_summary(pd.Series(np.full(4, np.nan)))
+    with pytest.raises(InputError, match="missing column.*'weight'"):
+        wt.rake_to_population(trial.drop(columns=vocab.WEIGHT), vocab.WEIGHT, ["female"])
+    one = trial.copy()
+    one.loc[one[vocab.GROUP] == "SCR_IW", vocab.TREAT] = 1
+    one[vocab.WEIGHT] = 1.0
+    with pytest.raises(InputError, match="no control.*respondents of 'SCR_IW'"):
+        wt.asmd_table(one, "SCR_IW", ["age"])
+
+
 # --- trimming, normalisation ---------------------------------------------------------------
 def test_trim_cap_keeps_totals_and_caps():
     rng = np.random.default_rng(1)
@@ -349,6 +389,24 @@ def test_balance_table_layout_and_suppression(trial):
     unweighted = balance.balance_table(trial, "SCR_IW", weights=None)
     assert not unweighted.attrs["weighted"]
     assert "weighted" not in balance.format_balance_table(unweighted).columns[1]
+
+
+def test_balance_std_diff_matches_descrstatsw(trial):
+    """The std. diff. column, weighted and not, against statsmodels' DescrStatsW:
+    (mean_T - mean_C) / sqrt((var_T + var_C) / 2), population (ddof 0) weighted variances
+    (Austin 2009), for a numeric row and a categorical level."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    resp = trial[(trial[vocab.GROUP] == "SCR_OOW") & (trial[vocab.RESPONDED] == 1)]
+    for weights in (vocab.WEIGHT, None):
+        tab = balance.balance_table(trial, "SCR_OOW", weights=weights)
+        for var, level in (("age", None), ("health", "MH"), ("female", None)):
+            row = tab[(tab["variable"] == var) & ((tab["level"] == level) if level else (tab["kind"] != "level"))].iloc[0]
+            x = (resp[var] == level).astype(float) if level else resp[var].astype(float)
+            w = resp[vocab.WEIGHT] if weights else pd.Series(1.0, index=resp.index)
+            arm = [DescrStatsW(x[resp[vocab.TREAT] == a], weights=w[resp[vocab.TREAT] == a], ddof=0) for a in (1, 0)]
+            expected = (arm[0].mean - arm[1].mean) / np.sqrt((arm[0].var + arm[1].var) / 2)
+            assert row["std_diff"] == pytest.approx(expected, rel=1e-10), (var, level, weights)
 
 
 def test_balance_table_errors(trial):

@@ -212,7 +212,11 @@ def rerandomise_view(
     tab = balance_table(rows, None, WIDGET_BALANCE, weights=None, responded=None)
     x, xlab = covariate_vector(rows, covariate)
     stat = ra.diff_in_means(x)
-    null = np.asarray(stat(design.permutation_matrix(n_perm, seed=seed + 1, exact=False)[in_g]), float)
+    # blocks within trial groups: the group's own blocks give its rows the same distribution,
+    # without drawing the other groups' rows (a third of the work)
+    within = design if vocab.GROUP not in strata else _design(rows, strata)
+    perms = within.permutation_matrix(n_perm, seed=seed + 1, exact=False)
+    null = np.asarray(stat(perms if within is not design else perms[in_g]), float)
     obs = float(stat(z[in_g][:, None])[0])
     res = ra.RIResult(obs, null, float((np.sum(np.abs(null) >= abs(obs) - 1e-12) + 1) / (n_perm + 1)), n_perm, False, "two-sided")
     ref = None
