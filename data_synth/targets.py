@@ -9,9 +9,8 @@ report compares each with the generated data.
 """
 from __future__ import annotations
 
-import datetime as dt
-
 import copy
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
@@ -52,7 +51,7 @@ def _req(d: dict, key: str, where: str):
 
 
 def _prob(v, where: str) -> float:
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
+    if not _is_number(v):
         raise TargetError(f"targets: {where} must be a number, got {v!r}")
     if not 0 <= v <= 1:
         raise TargetError(f"targets: {where} = {v} is a probability/share and must lie in [0, 1]")
@@ -345,7 +344,10 @@ def validate(raw: dict) -> None:
             _prob(_req(wh, lv, f"work_history.{g}"), f"work_history.{g}.{lv}")
         _shares_sum({lv: wh[lv] for lv in vocab.WORK_HISTORY_LEVELS}, raw["work_history"].get("decimals", 2), f"work_history.{g} shares")
         # outcomes
-        for o, sd in _req(raw["outcome_sd"], g, "outcome_sd").items():  # the assumed s.d.s (else 1 is assumed)
+        sds = _req(raw["outcome_sd"], g, "outcome_sd")  # the assumed s.d.s of continuous secondary outcomes
+        if not isinstance(sds, dict):
+            raise TargetError(f"targets: outcome_sd.{g} must map outcomes to s.d.s, got {sds!r}")
+        for o, sd in sds.items():
             if not _is_number(sd) or sd <= 0:
                 raise TargetError(f"targets: outcome_sd.{g}.{o} = {sd!r} must be a positive number")
         n_resp = sum(resp[g][a] for a in ARMS)
